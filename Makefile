@@ -1,0 +1,44 @@
+# Shouwang: two commands on a fresh machine with Python 3.11 — `make run`, `make test`.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := server.wsgi
+
+.PHONY: run test lint bench mobile worker install clean-instance ci
+
+$(BIN)/python:
+	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11)"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# face-recognition declares a dependency on dlib, whose source build takes
+# 8+ minutes; dlib-bin (the [face] extra) ships the same module prebuilt, so
+# face-recognition itself is installed with --no-deps.
+$(STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install -q -e '.[face,mobile,test,dev]'
+	$(BIN)/pip install -q --no-deps 'face-recognition>=1.3'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check server shared mobile tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	@for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+mobile: $(STAMP)
+	$(BIN)/python -m mobile.main
+
+ci:
+	bash .ci/run

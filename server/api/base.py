@@ -1,0 +1,91 @@
+"""Api, Blueprint and Schema as this project uses them."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from flask import Flask
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from server.api.errors import ApiError, envelope
+
+log = logging.getLogger(__name__)
+
+SECURITY_SCHEMES = {
+    # RFC 9449: "Authorization: DPoP <token>" plus a "DPoP: <proof>" header.
+    "DPoP": {"type": "http", "scheme": "DPoP", "bearerFormat": "JWT"},
+    "DPoPProof": {"type": "apiKey", "in": "header", "name": "DPoP"},
+}
+
+
+class Schema(ma.Schema):
+    """Unknown fields are an error (422): nobody sets their own role or status."""
+
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+
+class Api(flask_smorest.Api):
+    def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
+        super().init_app(app, *args, **kwargs)
+        for name, scheme in SECURITY_SCHEMES.items():
+            self.spec.components.security_scheme(name, scheme)
+        app.register_error_handler(ApiError, self.handle_api_error)
+        app.register_error_handler(OperationalError, self.handle_database_down)
+        app.register_error_handler(Exception, self.handle_unexpected)
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        payload, status, headers = super().handle_http_exception(error)
+        payload.setdefault("message", error.description or error.name)
+        payload.setdefault("errors", {})
+        headers = dict(headers or {})
+        retry_after = getattr(error, "retry_after", None)
+        if status == 429 and retry_after:
+            headers["Retry-After"] = str(retry_after)
+        return payload, status, headers
+
+    def handle_api_error(self, error: ApiError) -> Any:
+        return envelope(error.status, error.message, error.errors), error.status, error.headers
+
+    def handle_database_down(self, error: OperationalError) -> Any:
+        # Never leak SQL; tell the client to come back.
+        log.error("database unavailable: %s", type(error.orig).__name__)
+        return (envelope(503, "The database is unavailable; retry shortly.", {}),
+                503, {"Retry-After": "5"})
+
+    def handle_unexpected(self, error: Exception) -> Any:
+        if isinstance(error, HTTPException):
+            return self.handle_http_exception(error)
+        log.exception("unhandled error")
+        return self.handle_http_exception(InternalServerError())
+
+
+class Blueprint(flask_smorest.Blueprint):
+    def auth_required(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Require a device-bound token + proof, and one of `roles` (any if empty).
+
+        Documents the security scheme and the 401/403 answers in OpenAPI.
+        """
+        from server.identity.authn import authenticate  # avoid an import cycle
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                authenticate(roles)
+                return view(*args, **kwargs)
+
+            wrapper = self.doc(security=[{"DPoP": [], "DPoPProof": []}])(wrapper)
+            wrapper = self.alt_response(401, description="Missing or invalid credentials",
+                                        schema=flask_smorest.error_handler.ErrorSchema)(wrapper)
+            wrapper = self.alt_response(403, description="Not allowed for this role",
+                                        schema=flask_smorest.error_handler.ErrorSchema)(wrapper)
+            return wrapper
+
+        return decorator

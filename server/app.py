@@ -1,0 +1,66 @@
+"""create_app: a factory made of small register_* steps."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from server.config import ROOT, Settings, load_settings
+from server.extensions import api, db, init_redis, limiter, migrate
+
+MIGRATIONS = ROOT / "migrations"
+
+
+def create_app(overrides: dict[str, str] | None = None,
+               flask_overrides: dict[str, Any] | None = None) -> Flask:
+    settings = load_settings(overrides)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(settings.flask_config())
+    app.config.update(flask_overrides or {})
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    register_logging(app)
+    register_extensions(app, settings)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    from server import models  # noqa: F401 - every table known before migrations run
+    from server.keys.kek import load_kek
+    from server.keys.keyring import Keyring
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    api.init_app(app)
+    limiter.init_app(app)
+    init_redis(app)
+    app.extensions["shouwang.keyring"] = Keyring(load_kek(settings))
+
+
+def register_blueprints(app: Flask) -> None:
+    from server import health
+    from server.audit import routes as audit_routes
+    from server.identity import routes as identity_routes
+    from server.keys import routes as key_routes
+
+    app.register_blueprint(health.blp)
+    app.register_blueprint(key_routes.wellknown)
+    for blp in (identity_routes.auth, identity_routes.accounts, audit_routes.blp, key_routes.blp):
+        api.register_blueprint(blp)
+
+
+def register_commands(app: Flask) -> None:
+    from server.cli import audit_cli, keys_cli, seed_demo
+
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(keys_cli)

@@ -1,0 +1,1 @@
+"""Tamper-evident audit log: every sensitive read and every decision."""

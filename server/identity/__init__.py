@@ -1,0 +1,1 @@
+"""Jurisdictions, accounts, devices, sessions and the access policy."""

@@ -1,0 +1,99 @@
+"""Access tokens: short-lived JWTs (RFC 9068 profile) bound to a device key.
+
+RFC 8725 rules applied: one algorithm (EdDSA) per key, `alg` and `typ` checked
+before anything else, `aud`/`iss`/`exp`/`nbf` required, and the key is taken
+only from our own store by `kid`; a key named or embedded by a token is never
+fetched or trusted.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask import current_app
+
+from server.dbtypes import utcnow
+from server.keys.keyring import keyring
+from shared.b64 import b64url_decode
+
+ALG = "EdDSA"
+TYP = "at+jwt"
+AUDIENCE = "shouwang-api"
+LEEWAY_S = 5
+
+
+class TokenError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    sub: str
+    sid: str
+    role: str
+    jkt: str
+    raw: dict[str, Any]
+
+
+def _settings() -> Any:
+    return current_app.config["SHOUWANG"]
+
+
+def issue_access_token(account_id: str, session_id: str, role: str, jurisdiction_id: int,
+                       jkt: str) -> tuple[str, int]:
+    ttl = _settings().access_token_ttl_s
+    now = utcnow()
+    claims = {
+        "iss": _settings().token_issuer, "aud": AUDIENCE, "sub": account_id, "sid": session_id,
+        "role": role, "jur": jurisdiction_id, "cnf": {"jkt": jkt},
+        "iat": now, "nbf": now, "exp": now + timedelta(seconds=ttl),
+        "jti": secrets.token_urlsafe(12),
+    }
+    kid, key = keyring().signing_key()
+    token = jwt.encode(claims, key, algorithm=ALG, headers={"kid": kid, "typ": TYP})
+    return token, ttl
+
+
+def verify_access_token(token: str) -> AccessClaims:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenError("malformed token") from exc
+    if header.get("alg") != ALG:
+        raise TokenError("token algorithm not allowed")
+    if header.get("typ") != TYP:
+        raise TokenError("not an access token")
+    if "jwk" in header or "jku" in header or "x5u" in header:
+        raise TokenError("tokens may not name their own key")
+    kid = header.get("kid")
+    key = _published_key(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise TokenError("unknown signing key")
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALG], audience=AUDIENCE,
+                            issuer=_settings().token_issuer, leeway=LEEWAY_S,
+                            options={"require": ["exp", "iat", "nbf", "sub", "sid", "cnf"]})
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"invalid token: {type(exc).__name__}") from exc
+    cnf = claims.get("cnf")
+    if not isinstance(cnf, dict) or not isinstance(cnf.get("jkt"), str):
+        raise TokenError("token is not bound to a device key")
+    return AccessClaims(sub=claims["sub"], sid=claims["sid"], role=claims.get("role", ""),
+                        jkt=cnf["jkt"], raw=claims)
+
+
+def _published_key(kid: str) -> Ed25519PublicKey | None:
+    for row in keyring().published_keys():
+        if row.kid == kid:
+            return Ed25519PublicKey.from_public_bytes(b64url_decode(row.public_x))
+    return None
+
+
+def jwks() -> dict[str, Any]:
+    return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": row.public_x, "kid": row.kid,
+                      "alg": ALG, "use": "sig"} for row in keyring().published_keys()]}

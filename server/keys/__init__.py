@@ -1,0 +1,1 @@
+"""Key service: key-encryption keys, data keys, token signing keys."""

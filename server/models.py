@@ -1,0 +1,5 @@
+"""Imports every model module so metadata (and Alembic) sees all tables."""
+
+from server.audit import models as audit_models  # noqa: F401
+from server.identity import models as identity_models  # noqa: F401
+from server.keys import models as key_models  # noqa: F401

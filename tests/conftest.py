@@ -1,0 +1,101 @@
+"""Fixtures: one app per run on SQLite (default) or PostgreSQL (DATABASE_URL),
+real Redis when REDIS_URL is set; every test starts from empty tables.
+
+With SHOUWANG_REQUIRE_SERVICES=1 (CI), a skipped test is a failure: a service
+that CI lacks must not pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from tests.support import Client, Phone, make_demo
+
+_TMP = Path(tempfile.mkdtemp(prefix="shouwang-test-"))
+os.environ.setdefault("SHOUWANG_INSTANCE", str(_TMP / "instance"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("SHOUWANG_REQUIRE_SERVICES") == "1":
+        report.outcome = "failed"
+        report.longrepr = f"a skip is a failure in CI: {report.longrepr}"
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[Flask]:
+    from flask_migrate import upgrade
+
+    from server.app import create_app
+
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{_TMP / 'test.db'}"
+    application = create_app()
+    application.config["TESTING"] = True
+    with application.app_context():
+        upgrade()  # the real migrations, on whichever database this run uses
+    yield application
+    if not url:
+        del os.environ["DATABASE_URL"]
+
+
+@pytest.fixture(autouse=True)
+def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "app" not in request.fixturenames:
+        yield
+        return
+    application: Flask = request.getfixturevalue("app")
+    yield
+    from server.extensions import db, get_redis, limiter
+
+    with application.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            for name in tables:
+                conn.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608 - our table names
+            conn.execute(text("INSERT INTO audit_head (id, last_seq, last_hash) "
+                              "VALUES (1, 0, :h)"), {"h": "0" * 64})
+        get_redis().flushdb()
+        limiter.reset()
+        from server.keys.keyring import keyring
+
+        keyring()._cache.clear()
+
+
+@pytest.fixture()
+def demo(app: Flask) -> dict[str, str | None]:
+    """Seeded demo jurisdiction; returns activation codes by username."""
+    return make_demo(app)
+
+
+@pytest.fixture()
+def client(app: Flask) -> Client:
+    return Client(app)
+
+
+@pytest.fixture()
+def phone(app: Flask) -> Phone:
+    return Phone(app)
