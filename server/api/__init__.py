@@ -4,6 +4,6 @@ One place to customise the framework: the error envelope, the device-bound
 security scheme, unknown-field rejection.
 """
 
-from server.api.base import Api, Blueprint, Schema
+from server.api.base import Api, Blueprint, IntId, Schema
 
-__all__ = ["Api", "Blueprint", "Schema"]
+__all__ = ["Api", "Blueprint", "IntId", "Schema"]

@@ -57,6 +57,14 @@ class Unprocessable(ApiError):
     status = 422
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
 class TooManyRequests(ApiError):
     status = 429
 

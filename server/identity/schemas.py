@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from server.api import Schema
+from server.api import IntId, Schema
 from shared.enums import JurisdictionKind, Role
 
 _name = validate.Length(min=1, max=120)
@@ -42,7 +42,7 @@ class JurisdictionSchema(Schema):
     name = fields.String(required=True, validate=_name)
     kind = fields.String(required=True,
                          validate=validate.OneOf([k.value for k in JurisdictionKind]))
-    parent_id = fields.Integer(required=True)
+    parent_id = IntId(required=True)
 
 
 class AccountSchema(Schema):
@@ -50,7 +50,7 @@ class AccountSchema(Schema):
     username = fields.String(required=True, validate=_username)
     display_name = fields.String(required=True, validate=_name)
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
-    jurisdiction_id = fields.Integer()
+    jurisdiction_id = IntId()
     active = fields.Boolean(dump_only=True)
     totp_enabled = fields.Boolean(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
