@@ -58,12 +58,12 @@ def _demo_hash(password: str) -> str:
 def seed_demo() -> list[tuple[DemoAccount, str | None]]:
     """Returns each demo account with its fresh activation code (phone roles)."""
     by_code: dict[str, Jurisdiction] = {}
-    for code, name, kind, parent in JURISDICTIONS:
-        jur = db.session.scalar(select(Jurisdiction).where(Jurisdiction.code == code))
+    for jur_code, name, kind, parent in JURISDICTIONS:
+        jur = db.session.scalar(select(Jurisdiction).where(Jurisdiction.code == jur_code))
         if jur is None:
-            jur = create_jurisdiction(None, code, name, kind,
+            jur = create_jurisdiction(None, jur_code, name, kind,
                                       by_code[parent].id if parent else None)
-        by_code[code] = jur
+        by_code[jur_code] = jur
     out: list[tuple[DemoAccount, str | None]] = []
     for demo in DEMO_ACCOUNTS:
         account = db.session.scalar(select(Account).where(Account.username == demo.username))
