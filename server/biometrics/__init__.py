@@ -1,0 +1,1 @@
+"""Face biometrics: pure analysis core (decoding, encoding, quality, liveness)."""

@@ -1,0 +1,252 @@
+"""Face analysis pipeline: safe decoding, detection, 68 landmarks, 128-d encoding.
+
+Pure functions over bytes and numpy arrays; the web layer adds transport and storage.
+Coordinates are in the *analysed* (downscaled) image: x to the right, y down.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import dlib
+import face_recognition
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from server.biometrics import quality
+
+# face_recognition sets this process-wide at import, which makes Pillow pad truncated
+# uploads with grey instead of failing. Undo it: a half-received photo is an error.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+# 50 MP covers any phone camera; 20000x20000 (400 MP) is a decompression bomb.
+MAX_PIXELS = 50_000_000
+# HOG finds faces of >= ~80 px at upsample 0; a selfie at 640 px has a ~200 px face.
+DETECT_MAX_SIDE = 640
+# The library's own tolerance for its euclidean distance (dlib reports 99.38% LFW at 0.6).
+DEFAULT_THRESHOLD = 0.6
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG"})
+# Tracking: search a crop this many box sizes around the previous box.
+TRACK_MARGIN = 0.6
+# HOG's smallest window is 80 px; tracking shrinks the crop so the face is about this.
+TRACK_FACE_PX = 110
+# Hints that make a still photo unusable for enrolment or verification.
+BLOCKING_HINTS = frozenset({"too_dark", "too_bright", "face_too_small"})
+
+
+class FaceInputError(ValueError):
+    """Input the pipeline cannot use; `reason_code` is stable for API clients."""
+
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(f"{reason_code}: {message}")
+        self.reason_code = reason_code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Box:
+    """Face box in pixels, face_recognition's (top, right, bottom, left) order."""
+
+    top: int
+    right: int
+    bottom: int
+    left: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    def css(self) -> tuple[int, int, int, int]:
+        return (self.top, self.right, self.bottom, self.left)
+
+
+# eq=False: numpy fields make generated __eq__ ambiguous.
+@dataclass(frozen=True, eq=False)
+class FrameAnalysis:
+    box: Box
+    landmarks68: np.ndarray  # (68, 2) float64, dlib/iBUG-300W order, read-only
+    face_count: int
+    image_size: tuple[int, int]  # (width, height) of the analysed image
+    quality: tuple[quality.QualityHint, ...] = ()
+    encoding: np.ndarray | None = None  # (128,) float64, read-only
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.setflags(write=False)
+    return a
+
+
+def decode_image(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int = DETECT_MAX_SIDE
+) -> np.ndarray:
+    """Decode JPEG/PNG bytes to an upright RGB uint8 array no longer than `max_side`."""
+    img: Image.Image
+    try:
+        img = Image.open(io.BytesIO(data))  # reads the header only
+    except Image.DecompressionBombError as exc:  # Pillow's own limit (> 179 MP)
+        raise FaceInputError("image_too_large", str(exc)) from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise FaceInputError("not_an_image", "data is not a JPEG or PNG image") from exc
+    if img.format not in ACCEPTED_FORMATS:
+        raise FaceInputError("not_an_image", f"unsupported image format {img.format}")
+    width, height = img.size  # from the header only: nothing is decoded yet
+    if width * height > max_pixels:
+        raise FaceInputError("image_too_large", f"{width}x{height} exceeds {max_pixels} pixels")
+    try:
+        # JPEG DCT scaling decodes at 1/2..1/8 directly: much cheaper than a full decode.
+        img.draft("RGB", (max_side, max_side))
+        upright = ImageOps.exif_transpose(img)  # forces the decode
+        img = upright.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as exc:
+        # Pillow raises OSError("image file is truncated") / broken-data errors here.
+        raise FaceInputError("truncated_image", f"image data is incomplete: {exc}") from exc
+    img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+
+
+def _detect(image: np.ndarray, upsample: int) -> list[Box]:
+    locs = face_recognition.face_locations(image, number_of_times_to_upsample=upsample)
+    return [Box(*loc) for loc in locs]
+
+
+def _detect_auto(image: np.ndarray, upsample: int | None) -> list[Box]:
+    if upsample is not None:
+        return _detect(image, upsample)
+    boxes = _detect(image, 0)
+    # Upsampling costs ~4x; only pay it when small faces were missed.
+    return boxes or _detect(image, 1)
+
+
+def _track(image: np.ndarray, previous: Box) -> Box | None:
+    """Detect inside a crop around the previous box, shrunk so the face is ~TRACK_FACE_PX.
+
+    HOG cost grows with the pixel count: a 300 px face in a 480x640 frame costs ~35 ms
+    at full size and ~4 ms in a shrunk crop.
+    """
+    h, w = image.shape[:2]
+    mx, my = int(previous.width * TRACK_MARGIN), int(previous.height * TRACK_MARGIN)
+    top, left = max(0, previous.top - my), max(0, previous.left - mx)
+    bottom, right = min(h, previous.bottom + my), min(w, previous.right + mx)
+    if bottom - top < 40 or right - left < 40:
+        return None
+    crop = image[top:bottom, left:right]
+    k = max(1.0, previous.width / TRACK_FACE_PX)
+    if k > 1.0:
+        size = (max(1, round((right - left) / k)), max(1, round((bottom - top) / k)))
+        crop = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR))
+    found = _detect(np.ascontiguousarray(crop), 0 if previous.width >= 90 else 1)
+    if len(found) != 1:
+        return None  # lost or ambiguous: the full-frame pass decides
+    b = found[0]
+    return Box(
+        round(b.top * k) + top,
+        round(b.right * k) + left,
+        round(b.bottom * k) + top,
+        round(b.left * k) + left,
+    )
+
+
+def landmarks68(image: np.ndarray, box: Box) -> np.ndarray:
+    rect = dlib.rectangle(box.left, box.top, box.right, box.bottom)
+    shape = face_recognition.api.pose_predictor_68_point(image, rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+def encode(image: np.ndarray, box: Box) -> np.ndarray:
+    """128-d encoding at a known box: skips the detector (the library's default model)."""
+    return face_recognition.face_encodings(image, known_face_locations=[box.css()])[0]
+
+
+def analyze_frame(
+    image: np.ndarray,
+    *,
+    encode_face: bool = False,
+    previous: Box | None = None,
+    single_face: bool = True,
+    upsample: int | None = None,
+) -> FrameAnalysis:
+    """Analyse one decoded RGB frame.
+
+    `previous` enables tracking (crop search first; `face_count` then counts the faces
+    in the crop). With `single_face` several faces raise `several_faces`; otherwise
+    the largest face (or the tracked one) is kept.
+    """
+    box = _track(image, previous) if previous is not None else None
+    face_count = 1
+    if box is None:
+        boxes = _detect_auto(image, upsample)
+        face_count = len(boxes)
+        if not boxes:
+            raise FaceInputError("no_face", "no face found in the image")
+        if face_count > 1 and single_face:
+            raise FaceInputError("several_faces", f"{face_count} faces in the image")
+        box = max(boxes, key=lambda b: b.width * b.height)
+    points = landmarks68(image, box)
+    hints = quality.assess(image, box.css(), points, face_count)
+    enc = _frozen(encode(image, box)) if encode_face else None
+    h, w = image.shape[:2]
+    return FrameAnalysis(box, _frozen(points), face_count, (w, h), hints, enc)
+
+
+def analyze_image(
+    data: bytes,
+    *,
+    max_side: int = DETECT_MAX_SIDE,
+    blocking: frozenset[str] = BLOCKING_HINTS,
+) -> FrameAnalysis:
+    """Enrolment/verification still: decode, one face, usable quality, encoding."""
+    image = decode_image(data, max_side=max_side)
+    analysis = analyze_frame(image, encode_face=True)
+    for hint in analysis.quality:
+        if hint.code in blocking:
+            raise FaceInputError(hint.code, hint.message)
+    return analysis
+
+
+def analyze_sequence(
+    images: Sequence[np.ndarray],
+    *,
+    encode_indices: Sequence[int] | None = None,
+    redetect_every: int = 8,
+) -> list[FrameAnalysis | None]:
+    """Liveness frames with tracking; None where no face was found.
+
+    Only `encode_indices` are encoded (default: the first, middle and last frames with
+    a face): encoding is the dominant cost, and the same-person check needs only a
+    few frames. Every `redetect_every`-th frame is searched in full so that a second
+    face is still counted.
+    """
+    results: list[FrameAnalysis | None] = []
+    previous: Box | None = None
+    for i, image in enumerate(images):
+        try:
+            track = previous if i % redetect_every else None
+            fa = analyze_frame(image, previous=track, single_face=False)
+        except FaceInputError:
+            results.append(None)
+            continue  # keep the last box: the face may come back near it
+        previous = fa.box
+        results.append(fa)
+    found = [i for i, fa in enumerate(results) if fa is not None]
+    if encode_indices is None and found:
+        encode_indices = [found[0], found[len(found) // 2], found[-1]]
+    for i in set(encode_indices or ()):
+        done = results[i]
+        if done is not None:
+            results[i] = replace(done, encoding=_frozen(encode(images[i], done.box)))
+    return results
+
+
+def compare(
+    template: np.ndarray, encoding: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+) -> tuple[bool, float]:
+    """Verify an encoding against an enrolled template (euclidean, lower = closer)."""
+    distance = float(np.linalg.norm(np.asarray(template) - np.asarray(encoding)))
+    return distance <= threshold, distance
