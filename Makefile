@@ -38,7 +38,7 @@ bench: $(STAMP)
 	@for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 mobile: $(STAMP)
-	$(BIN)/python -m mobile.main
+	$(BIN)/python -m mobile.main $(ARGS)
 
 ci:
 	bash .ci/run

@@ -49,6 +49,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 def register_blueprints(app: Flask) -> None:
     from server import health
     from server.audit import routes as audit_routes
+    from server.evidence import routes as evidence_routes
     from server.identity import routes as identity_routes
     from server.keys import routes as key_routes
 
@@ -56,6 +57,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(key_routes.wellknown)
     for blp in (identity_routes.auth, identity_routes.accounts, audit_routes.blp, key_routes.blp):
         api.register_blueprint(blp)
+    api.register_blueprint(key_routes.device_keys)
+    api.register_blueprint(evidence_routes.blp)
+    from server.biometrics import routes as biometrics_routes
+
+    api.register_blueprint(biometrics_routes.blp)
+    api.register_blueprint(biometrics_routes.face_auth)
 
 
 def register_commands(app: Flask) -> None:
@@ -64,3 +71,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_cli)
     app.cli.add_command(keys_cli)
+

@@ -9,7 +9,7 @@ silently generated there.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,10 @@ class Settings:
     crypto_profile: str
     access_token_ttl_s: int
     refresh_token_ttl_s: int
+    # SHOUWANG_KEK_PROVIDER=pkcs11: the HSM's module (.so), token label and user PIN.
+    pkcs11_module: str | None = None
+    pkcs11_token: str | None = None
+    pkcs11_pin: str | None = field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -96,6 +100,14 @@ def load_settings(overrides: dict[str, str] | None = None) -> Settings:
         raise ConfigError("SHOUWANG_ENV=production needs SHOUWANG_KEK_FILE (an existing key "
                           "file) or SHOUWANG_KEK_PROVIDER=pkcs11; no key is generated there.")
     kek_file = Path(kek_file_env) if kek_file_env else instance / "kek.json"
+    pkcs11 = {k: env_get(f"SHOUWANG_PKCS11_{k.upper()}") for k in ("module", "token", "pin")}
+    if kek_provider == "pkcs11" and not all(pkcs11.values()):
+        raise ConfigError("SHOUWANG_KEK_PROVIDER=pkcs11 needs SHOUWANG_PKCS11_MODULE, "
+                          "SHOUWANG_PKCS11_TOKEN and SHOUWANG_PKCS11_PIN.")
+    crypto_profile = env_get("SHOUWANG_CRYPTO_PROFILE", "intl") or "intl"
+    if crypto_profile not in ("intl", "gm"):
+        raise ConfigError("SHOUWANG_CRYPTO_PROFILE must be intl (AES-256-GCM, SHA-256) "
+                          "or gm (SM4-GCM, SM3).")
 
     return Settings(
         env=env,
@@ -105,7 +117,8 @@ def load_settings(overrides: dict[str, str] | None = None) -> Settings:
         kek_provider=kek_provider,
         kek_file=kek_file,
         token_issuer=env_get("SHOUWANG_ISSUER", "https://shouwang.local") or "",
-        crypto_profile=env_get("SHOUWANG_CRYPTO_PROFILE", "intl") or "intl",
+        crypto_profile=crypto_profile,
         access_token_ttl_s=int(env_get("SHOUWANG_ACCESS_TTL", "300") or 300),
         refresh_token_ttl_s=int(env_get("SHOUWANG_REFRESH_TTL", str(30 * 86400)) or 0),
+        pkcs11_module=pkcs11["module"], pkcs11_token=pkcs11["token"], pkcs11_pin=pkcs11["pin"],
     )

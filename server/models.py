@@ -1,5 +1,7 @@
 """Imports every model module so metadata (and Alembic) sees all tables."""
 
 from server.audit import models as audit_models  # noqa: F401
+from server.biometrics import models as biometrics_models  # noqa: F401
+from server.evidence import models as evidence_models  # noqa: F401
 from server.identity import models as identity_models  # noqa: F401
 from server.keys import models as key_models  # noqa: F401

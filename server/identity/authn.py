@@ -21,6 +21,8 @@ from server.identity.tokens import TokenError, verify_access_token
 from shared.proof import MAX_AGE_S, MAX_FUTURE_S, ProofError, VerifiedProof, verify_proof
 
 NONCE_TTL_S = MAX_AGE_S + MAX_FUTURE_S + 10
+# Built once: constructing loader options costs more than the query cache saves.
+_SESSION_LOAD = [joinedload(Session.account), joinedload(Session.device)]
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,7 @@ def authenticate(roles: Iterable[str] = ()) -> Principal:
     if proof.jkt != claims.jkt:
         raise Unauthorized("The proof was signed by another key than the token's.",
                            reason="key_mismatch")
-    session = db.session.get(Session, claims.sid,
-                             options=[joinedload(Session.account), joinedload(Session.device)])
+    session = db.session.get(Session, claims.sid, options=_SESSION_LOAD)
     if session is None or session.account_id != claims.sub:
         raise Unauthorized("Session not found.", reason="no_session")
     if session.revoked_at is not None or session.expires_at < utcnow():

@@ -35,10 +35,27 @@ RULES: dict[str, frozenset[Role]] = {
     "jurisdiction.create": frozenset({R.ADMIN}),
     "audit.read": frozenset({R.ADMIN}),
     "keys.manage": frozenset({R.ADMIN}),
+    # Key charging: a device charges only itself (SELF), nobody does it for another.
+    "device.charge_key": frozenset(),
+    # Evidence: an upload is its uploader's business only (SELF, no role may
+    # touch another's); staff read in scope; filing into another jurisdiction
+    # than one's own is a write.
+    "evidence.upload": frozenset(),
+    "evidence.read": READERS,
+    "evidence.assign": WRITERS,
+    # Face biometrics: officers enrol, verify and review in their subtree; a
+    # person's own device takes liveness challenges only for itself (SELF).
+    "biometrics.enroll": frozenset({R.OFFICER}),
+    "biometrics.verify": frozenset({R.OFFICER}),
+    "biometrics.review": frozenset({R.OFFICER}),
+    "biometrics.challenge": frozenset(),
 }
 
 # What anyone may do to their own account (a lost phone is revoked by its owner too).
-SELF_ACTIONS = frozenset({"account.read", "device.read", "device.revoke"})
+SELF_ACTIONS = frozenset({"account.read", "device.read", "device.revoke",
+                          "evidence.upload", "evidence.read",
+                          "device.charge_key",
+                          "biometrics.challenge"})
 
 # Which roles each role may create accounts for.
 CREATABLE: dict[Role, frozenset[Role]] = {

@@ -16,6 +16,7 @@ from server.extensions import db
 from server.identity import policy
 from server.identity.models import Account, ActivationCode, Device, Jurisdiction, Session
 from server.identity.sessions import check_totp, hash_activation_code, hash_password
+from server.keys.devices import revoke_device_keys
 from server.keys.fields import blind_index, decrypt_field, encrypt_field
 from shared.enums import PASSWORD_ROLES, Role
 
@@ -133,6 +134,7 @@ def revoke_device(actor: Account, device_id: str, reason: str) -> Device:
                      owner_id=device.account_id)
     if device.status != "revoked":
         device.status, device.revoked_at, device.revoked_reason = "revoked", utcnow(), reason
+        revoke_device_keys(device.id)  # its charged master key is erased too
         for session in db.session.scalars(select(Session).where(
                 Session.device_id == device.id, Session.revoked_at.is_(None))):
             session.revoked_at, session.revoked_reason = utcnow(), "device_revoked"

@@ -7,6 +7,13 @@ wrapped by a KEK and stored as an opaque blob that names the KEK version:
 
 AES-256-GCM with a caller-supplied AAD (the key's name) binds each wrapped
 key to its purpose, so a blob copied into another row does not unwrap.
+Providers: LocalFileKEK (here) and Pkcs11KEK (server.keys.kek_pkcs11, an HSM),
+which writes the same blob format. Both re-read their versions whenever they
+may have changed (the file: its mtime on every call; the HSM: before every
+wrap), so a rotation or a destroyed version made by another process holds at
+once here too: nothing is wrapped under an old version after a rotation.
+Destroying an old KEK version (after a rewrap) is what makes wrapped keys in
+old database backups unreadable.
 """
 
 from __future__ import annotations
@@ -35,9 +42,11 @@ class KEKProvider(Protocol):
     name: str
 
     def current_version(self) -> int: ...
+    def versions(self) -> list[int]: ...
     def wrap(self, key: bytes, aad: bytes) -> bytes: ...
     def unwrap(self, blob: bytes, aad: bytes) -> bytes: ...
     def rotate(self) -> int: ...
+    def destroy_version(self, version: int) -> None: ...
 
 
 def blob_version(blob: bytes) -> int:
@@ -66,9 +75,17 @@ class LocalFileKEK:
         self._load()
 
     def _load(self) -> None:
+        stat = self.path.stat()
         data = json.loads(self.path.read_text())
         self._current = int(data["current"])
         self._keys = {int(v): b64url_decode(k) for v, k in data["versions"].items()}
+        self._stamp = (stat.st_ino, stat.st_mtime_ns)
+
+    def _fresh(self) -> None:
+        # Every write replaces the file (new inode): one stat tells us to re-read.
+        stat = self.path.stat()
+        if (stat.st_ino, stat.st_mtime_ns) != self._stamp:
+            self._load()
 
     def _write(self, data: dict[str, object]) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -78,19 +95,24 @@ class LocalFileKEK:
         os.replace(tmp, self.path)
 
     def current_version(self) -> int:
+        self._fresh()
         return self._current
 
+    def versions(self) -> list[int]:
+        self._load()
+        return sorted(self._keys)
+
     def wrap(self, key: bytes, aad: bytes) -> bytes:
+        self._fresh()
+        current, kek = self._current, self._keys[self._current]
         nonce = secrets.token_bytes(12)
-        head = MAGIC + struct.pack(">I", self._current)
-        return head + nonce + AESGCM(self._keys[self._current]).encrypt(nonce, key, head + aad)
+        head = MAGIC + struct.pack(">I", current)
+        return head + nonce + AESGCM(kek).encrypt(nonce, key, head + aad)
 
     def unwrap(self, blob: bytes, aad: bytes) -> bytes:
         version = blob_version(blob)
+        self._fresh()
         kek = self._keys.get(version)
-        if kek is None:
-            self._load()  # another process may have rotated
-            kek = self._keys.get(version)
         if kek is None:
             raise KEKError(f"unknown KEK version {version}")
         try:
@@ -108,6 +130,15 @@ class LocalFileKEK:
             self._load()
             return new
 
+    def destroy_version(self, version: int) -> None:
+        with self._lock:
+            self._load()
+            if version == self._current or version not in self._keys:
+                raise KEKError(f"KEK version {version} is current or unknown")
+            versions = {str(v): b64url_encode(k) for v, k in self._keys.items() if v != version}
+            self._write({"current": self._current, "versions": versions})
+            self._load()
+
 
 def load_kek(settings: object) -> KEKProvider:
     from server.config import Settings
@@ -115,4 +146,11 @@ def load_kek(settings: object) -> KEKProvider:
     assert isinstance(settings, Settings)
     if settings.kek_provider == "file":
         return LocalFileKEK(settings.kek_file, create=not settings.production)
+    if settings.kek_provider == "pkcs11":
+        from server.keys.kek_pkcs11 import Pkcs11KEK  # needs python-pkcs11 and the module
+
+        if not (settings.pkcs11_module and settings.pkcs11_token and settings.pkcs11_pin):
+            raise KEKError("SHOUWANG_KEK_PROVIDER=pkcs11 needs SHOUWANG_PKCS11_MODULE, "
+                           "SHOUWANG_PKCS11_TOKEN and SHOUWANG_PKCS11_PIN")
+        return Pkcs11KEK(settings.pkcs11_module, settings.pkcs11_token, settings.pkcs11_pin)
     raise KEKError(f"unknown KEK provider {settings.kek_provider!r}")

@@ -1,0 +1,54 @@
+"""The subject's home: my account, and each thing still waiting on this phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.factory import Factory
+
+from mobile.core.client import ApiProblem
+from mobile.ui.i18n import format_time
+from mobile.ui.screen import ShouwangScreen
+
+
+class HomeScreen(ShouwangScreen):
+    def on_kv_post(self, base_widget: Any) -> None:
+        self.app.bind(pending=lambda *_: self._render())
+
+    def on_activate(self) -> None:
+        self.app.refresh_pending()
+        self._render()
+        # Fresh account data when the network allows; offline the cached one stays.
+        self.call(self.core.me, self._account, on_error=self._quiet)
+
+    def _account(self, account: dict[str, Any]) -> None:
+        self.app.account = account
+
+    def _quiet(self, error: BaseException) -> None:
+        # The shell already said we are offline; only other failures deserve a toast.
+        if not (isinstance(error, ApiProblem) and error.offline):
+            self.app.show_problem(error)
+
+    def on_language(self) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        items = self.app.pending
+        waiting = [i for i in items if i.state != "rejected"]
+        refused = [i for i in items if i.state == "rejected"]
+        chip = self.ids.outbox_status
+        if refused:
+            chip.level, chip.text = "red", self.tr("checkin.outbox.refused",
+                                                   count=len(refused))
+        elif waiting:
+            chip.level, chip.text = "yellow", self.tr("checkin.outbox.waiting",
+                                                      count=len(waiting))
+        else:
+            chip.level, chip.text = "green", self.tr("checkin.outbox.all_sent")
+        box = self.ids.pending
+        box.clear_widgets()
+        for item in items:
+            box.add_widget(Factory.Para(text=self.tr(
+                "checkin.outbox.item", what=self.tr(f"pending.kind.{item.kind}"),
+                when=format_time(item.capture_time, self.app.lang),
+                state=self.tr(f"checkin.outbox.state.{item.state}"))))

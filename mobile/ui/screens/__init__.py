@@ -1,0 +1,1 @@
+"""The shell's own screens: login, and the page for a role without a mini-program."""

@@ -1,0 +1,191 @@
+"""Liveness challenges: issue one, take its frames once, decide, keep no frame.
+
+The nonce is single use twice over: a Redis SET NX claims it before the analysis
+(a concurrent replay is refused at once, in every process), and a guarded UPDATE
+of `used_at` in the database burns it for good when the decision is written, so a
+Redis restart cannot reopen it. Input the pipeline refuses (not a JPEG, too many
+pixels, truncated) releases the Redis claim and writes nothing: the phone may send
+proper frames to the same challenge before its deadline.
+
+Frames live only in this request's memory. A deployment may keep the frames of some
+decisions as evidence (SHOUWANG_FACE_KEEP_FRAMES); they are then handed to the
+evidence sink registered as app.extensions[FRAME_SINK], see KeptFrames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import update
+
+from server.api.errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from server.biometrics import limits
+from server.biometrics.models import FAILED, ISSUED, PASSED, REVIEW, FaceChallenge
+from server.dbtypes import utcnow
+from server.extensions import db, get_redis
+from server.identity.models import Account, Device
+
+if TYPE_CHECKING:
+    from server.biometrics.analysis import InputRefused, Judgement
+
+log = logging.getLogger(__name__)
+
+FRAME_SINK = "shouwang.biometrics.frame_sink"
+# The phone stamps frames from when it received the challenge; a frame stamped later
+# than the server's own elapsed time (plus network and clock slack) was not captured
+# for this challenge.
+CLOCK_SLACK_S = 2.0
+STATUS = {"pass": PASSED, "review": REVIEW, "fail": FAILED}
+_REFUSAL_STATUS: dict[str, type[ApiError]] = {
+    "not_a_jpeg": UnsupportedMediaType, "not_an_image": UnsupportedMediaType,
+    "image_too_large": PayloadTooLarge,
+}
+
+
+@dataclass(frozen=True)
+class Frame:
+    jpeg: bytes
+    t_ms: int
+
+
+@dataclass(frozen=True)
+class KeptFrames:
+    """What the evidence sink receives when a policy keeps a challenge's frames."""
+
+    challenge_id: str
+    account_id: str
+    device_id: str
+    jurisdiction_id: int
+    decision: str
+    frames: tuple[bytes, ...]  # JPEG, as the phone sent them
+    t_ms: tuple[int, ...]
+
+
+# Stores the frames as evidence and returns a reference to them (an evidence id).
+FrameSink = Callable[[KeptFrames], str]
+
+
+def nonce_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def refusal(error: InputRefused, field: str) -> ApiError:
+    """A 4xx naming the refused photo or frame, its reason and what to do about it."""
+    cls = _REFUSAL_STATUS.get(error.code, Unprocessable)
+    return cls(f"{field} {error.index}: {error.message}",
+               errors={field: {str(error.index): error.as_error()}}, reason=error.code)
+
+
+def issue(account: Account, device: Device, purpose: str, template_id: str | None = None,
+          consent_text: str | None = None) -> tuple[FaceChallenge, str]:
+    """A new challenge in the caller's transaction; returns it with its clear nonce."""
+    from server.biometrics import liveness  # loads dlib: only when faces are involved
+
+    actions = liveness.make_challenge(2 + secrets.randbelow(2)).actions
+    nonce = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = FaceChallenge(account_id=account.id, device_id=device.id,
+                        jurisdiction_id=account.jurisdiction_id, purpose=purpose,
+                        actions=",".join(actions), nonce_hash=nonce_hash(nonce), status=ISSUED,
+                        template_id=template_id, consent_text=consent_text,
+                        consent_at=now if consent_text else None, issued_at=now,
+                        expires_at=now + timedelta(seconds=limits.CHALLENGE_TTL_S))
+    db.session.add(row)
+    db.session.flush()
+    return row, nonce
+
+
+def payload(row: FaceChallenge, nonce: str) -> dict[str, Any]:
+    return {"id": row.id, "nonce": nonce, "purpose": row.purpose,
+            "action_list": row.action_list, "expires_at": row.expires_at,
+            "expires_in": limits.CHALLENGE_TTL_S, "frame_hints": limits.FRAME_HINTS}
+
+
+def _check_open(challenge: FaceChallenge, device_id: str, nonce: str,
+                frames: Sequence[Frame]) -> float:
+    """Refuse what cannot be this challenge's capture; return the seconds since issue."""
+    now = utcnow()
+    if challenge.device_id != device_id:
+        raise Forbidden("The challenge was issued to another device.", reason="wrong_device")
+    if challenge.used_at is not None or challenge.status != ISSUED:
+        raise Conflict("This challenge's nonce was already used.", reason="nonce_used")
+    if challenge.expires_at < now:
+        raise Conflict("The challenge has expired; ask for a new one.",
+                       reason="challenge_expired")
+    if not hmac.compare_digest(nonce_hash(nonce), challenge.nonce_hash):
+        raise Unprocessable("The nonce is not this challenge's (frames of another "
+                            "challenge?).", reason="nonce_mismatch")
+    elapsed = (now - challenge.issued_at).total_seconds()
+    if max(f.t_ms for f in frames) > (elapsed + CLOCK_SLACK_S) * 1000:
+        raise Unprocessable("Frames are stamped later than they can have been captured.",
+                            reason="frame_times_implausible")
+    return elapsed
+
+
+def submit(challenge: FaceChallenge, device_id: str, nonce: str, frames: Sequence[Frame],
+           mirrored: bool, template: np.ndarray | None) -> Judgement:
+    """Judge the frames and write the decision into the caller's transaction."""
+    from server.biometrics import analysis
+
+    elapsed = _check_open(challenge, device_id, nonce, frames)
+    key = f"bio:nonce:{challenge.id}"
+    ttl = int((challenge.expires_at - utcnow()).total_seconds()) + limits.CHALLENGE_TTL_S
+    if not get_redis().set(key, 1, nx=True, ex=max(ttl, 1)):
+        raise Conflict("This challenge's nonce was already used.", reason="nonce_used")
+    try:
+        judgement = analysis.judge_frames(
+            [f.jpeg for f in frames], [f.t_ms for f in frames], challenge.action_list,
+            template, mirrored=mirrored, elapsed_s=elapsed, threshold=limits.threshold())
+    except analysis.InputRefused as exc:
+        get_redis().delete(key)  # nothing was decided
+        raise refusal(exc, "frames") from None
+    now = utcnow()
+    burned = db.session.execute(update(FaceChallenge).where(
+        FaceChallenge.id == challenge.id, FaceChallenge.used_at.is_(None)).values(used_at=now))
+    if burned.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()  # another process won after a Redis restart
+        raise Conflict("This challenge's nonce was already used.", reason="nonce_used")
+    challenge.decision, challenge.status = judgement.decision, STATUS[judgement.decision]
+    challenge.result = {"checks": judgement.checks, "hints": judgement.hints}
+    challenge.frame_count, challenge.decided_at = len(frames), now
+    challenge.captured_at = challenge.issued_at + timedelta(milliseconds=frames[0].t_ms)
+    challenge.evidence_ref = keep_frames(challenge, frames)
+    return judgement
+
+
+def keep_frames(challenge: FaceChallenge, frames: Sequence[Frame]) -> str | None:
+    """Hand the frames to the evidence sink if the policy keeps this decision's frames."""
+    if challenge.decision not in limits.keep_frames_for():
+        return None
+    sink: FrameSink | None = current_app.extensions.get(FRAME_SINK)
+    if sink is None:
+        # Deleting is the safe default for biometric data; say loudly that the
+        # configured policy could not be followed.
+        log.error("SHOUWANG_FACE_KEEP_FRAMES keeps %s frames but no evidence sink is "
+                  "registered; the frames of challenge %s are discarded",
+                  challenge.decision, challenge.id)
+        return None
+    return sink(KeptFrames(challenge.id, challenge.account_id, challenge.device_id,
+                           challenge.jurisdiction_id, str(challenge.decision),
+                           tuple(f.jpeg for f in frames), tuple(f.t_ms for f in frames)))
+
+
+def failed_checks(challenge: FaceChallenge) -> list[str]:
+    return [c["name"] for c in (challenge.result or {}).get("checks", [])
+            if c["status"] != "pass"]

@@ -1,0 +1,157 @@
+"""Face biometrics endpoints: thin — parse, call a service, serialize.
+
+Images are base64 inside JSON (see server.biometrics.schemas for why not multipart).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+from flask_limiter.util import get_remote_address
+
+from server.api import Blueprint
+from server.api.pagination import SelectPage
+from server.biometrics import enrollment, limits, login, service
+from server.biometrics import schemas as s
+from server.extensions import limiter
+from server.identity.authn import check_request_proof, current_principal
+from server.identity.sessions import session_payload
+
+blp = Blueprint("biometrics", __name__, url_prefix="/api/biometrics",
+                description="Face enrolment, 1:1 verification, liveness challenges, reviews")
+face_auth = Blueprint("face_auth", __name__, url_prefix="/api/auth/face",
+                      description="Face login on an enrolled device (DPoP proof, no token)")
+
+# Before login, per address (as password login). A device's own challenges and frames
+# are limited per account, after authentication: many phones share one address
+# behind carrier NAT, and each submission costs seconds of CPU.
+FACE_LIMIT = "10 per minute"
+DEVICE_LIMIT = "12 per minute"
+
+
+def _account_key() -> str:
+    principal = g.get("principal")
+    return f"account:{principal.account.id}" if principal else get_remote_address()
+
+
+@blp.route("/consent")
+@blp.auth_required()
+@blp.response(200, s.ConsentSchema)
+def consent() -> Any:
+    """The consent text a person accepts before enrolling their own face"""
+    return {"version": limits.CONSENT_VERSION, "text": limits.CONSENTS[limits.CONSENT_VERSION]}
+
+
+@blp.route("/enrollments")
+class Enrollments(MethodView):
+    @blp.auth_required()
+    @blp.arguments(s.EnrollmentQuerySchema, location="query")
+    @blp.response(200, s.TemplateSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Enrolments in my jurisdiction (default: pending, awaiting an officer)"""
+        return enrollment.enrollments(current_principal().account, query["status"])
+
+    @blp.auth_required()
+    @blp.arguments(s.EnrollPhotosSchema)
+    @blp.response(201, s.TemplateSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Enrol a person from 1-5 intake photos, with the legal basis or consent"""
+        return enrollment.enroll_from_photos(current_principal().account, data)
+
+
+@blp.route("/enrollments/<string:template_id>/decision", methods=["POST"])
+@blp.auth_required()
+@blp.arguments(s.DecideSchema)
+@blp.response(200, s.TemplateSchema)
+def decide_enrollment(data: dict[str, Any], template_id: str) -> Any:
+    """Approve or refuse a person's own (liveness) enrolment"""
+    return enrollment.decide_enrollment(current_principal().account, template_id,
+                                        data["decision"], data["note"])
+
+
+@blp.route("/verify", methods=["POST"])
+@blp.auth_required()
+@blp.arguments(s.VerifySchema)
+@blp.response(200, s.VerifyResultSchema)
+def verify(data: dict[str, Any]) -> Any:
+    """1:1: does this photo show the enrolled person? (threshold: SHOUWANG_FACE_THRESHOLD)"""
+    return enrollment.verify_photo(current_principal().account, data["account_id"],
+                                   data["photo"])
+
+
+@blp.route("/challenges", methods=["POST"])
+@blp.auth_required(*limits.DEVICE_ROLES)
+@limiter.limit(DEVICE_LIMIT, key_func=_account_key)
+@blp.arguments(s.ChallengeCreateSchema)
+@blp.response(201, s.ChallengeSchema)
+def create_challenge(data: dict[str, Any]) -> Any:
+    """A liveness challenge for this device: nonce, actions in order, deadline, frame hints"""
+    return service.start_challenge(current_principal(), data["purpose"],
+                                   data.get("consent_version"))
+
+
+@blp.route("/challenges/<string:challenge_id>")
+@blp.auth_required()
+@blp.response(200, s.DecisionSchema)
+def read_challenge(challenge_id: str) -> Any:
+    """A challenge's decision (the owner learns an officer's review verdict here)"""
+    return service.read_challenge(current_principal().account, challenge_id)
+
+
+@blp.route("/challenges/<string:challenge_id>/frames", methods=["POST"])
+@blp.auth_required(*limits.DEVICE_ROLES)
+@limiter.limit(DEVICE_LIMIT, key_func=_account_key)
+@blp.arguments(s.FramesSchema)
+@blp.response(200, s.DecisionSchema)
+def submit_frames(data: dict[str, Any], challenge_id: str) -> Any:
+    """Send the captured frames once; the answer is pass, review or fail with reasons"""
+    return service.submit_frames(current_principal(), challenge_id, data)
+
+
+@blp.route("/reviews")
+@blp.auth_required()
+@blp.response(200, s.ReviewSchema(many=True))
+@blp.paginate(SelectPage)
+def reviews() -> Any:
+    """Liveness decisions awaiting an officer, in my jurisdiction"""
+    return service.reviews(current_principal().account)
+
+
+@blp.route("/reviews/<string:challenge_id>", methods=["POST"])
+@blp.auth_required()
+@blp.arguments(s.DecideSchema)
+@blp.response(200, s.ReviewSchema)
+def decide_review(data: dict[str, Any], challenge_id: str) -> Any:
+    """Approve or reject a liveness decision sent to review"""
+    return service.decide_review(current_principal().account, challenge_id,
+                                 data["decision"], data["note"])
+
+
+@face_auth.route("/challenge", methods=["POST"])
+@limiter.limit(FACE_LIMIT)
+@face_auth.response(201, s.ChallengeSchema)
+@face_auth.doc(security=[{"DPoPProof": []}])
+def face_challenge() -> Any:
+    """A face-login challenge for the enrolled device that signs the DPoP proof"""
+    return login.begin(check_request_proof())
+
+
+@face_auth.route("/login", methods=["POST"])
+@limiter.limit(FACE_LIMIT)
+@face_auth.arguments(s.FaceLoginSchema)
+@face_auth.response(200, s.FaceLoginResultSchema)
+@face_auth.alt_response(202, schema=s.FaceLoginResultSchema,
+                        description="Sent to an officer's review: no tokens")
+@face_auth.doc(security=[{"DPoPProof": []}])
+def face_login(data: dict[str, Any]) -> Any:
+    """Log in with a passed challenge: device-bound tokens, as with a password"""
+    outcome = login.login(check_request_proof(), data)
+    result = outcome.challenge.result or {}
+    body = {"challenge_id": outcome.challenge.id, "decision": outcome.challenge.decision,
+            "checks": result.get("checks", []), "hints": result.get("hints", [])}
+    if outcome.pair is None:
+        return body, 202
+    return {**session_payload(outcome.pair), **body}

@@ -1,0 +1,1 @@
+"""Encrypted evidence: resumable uploads, ciphertext at rest, audited views."""

@@ -1,0 +1,93 @@
+"""Reading evidence: who may, what they get, and the audit entry for every view.
+
+Staff state a purpose for every view; anyone asking for the original of a
+photo (GPS and all, kept for chain of custody) or for its capture metadata
+states one too. The entry is committed before the first byte is sent, so a
+view that was served is never missing from the log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from server.api.errors import Conflict, NotFound, Unprocessable
+from server.audit.service import record
+from server.evidence import crypto, images
+from server.evidence.models import COMPLETE, Evidence
+from server.evidence.storage import get_store
+from server.extensions import db
+from server.identity import policy
+from server.identity.models import Account
+from shared.enums import STAFF_ROLES, Role
+
+
+@dataclass(frozen=True)
+class Download:
+    content_type: str
+    size: int
+    filename: str  # built from the id, never from anything a client named
+    chunks: Iterator[bytes]
+
+
+def get_evidence(actor: Account, object_id: str) -> Evidence:
+    ev = db.session.get(Evidence, object_id)
+    if ev is None or ev.state != COMPLETE:
+        raise NotFound("Not found.")
+    policy.authorize(actor, "evidence.read", ev.jurisdiction, owner_id=ev.uploader_id)
+    return ev
+
+
+def _need_purpose(actor: Account, purpose: str | None, always: bool) -> None:
+    if (always or Role(actor.role) in STAFF_ROLES) and not (purpose or "").strip():
+        raise Unprocessable("State the purpose of this view.",
+                            errors={"purpose": ["Required to view evidence."]},
+                            reason="purpose_required")
+
+
+def _unseal(ev: Evidence, label: str, blob: bytes | None) -> bytes:
+    if blob is None:
+        raise NotFound("Not found.")
+    try:
+        return crypto.unseal(ev.jurisdiction_id, label, ev.id, blob)
+    except crypto.SealError as exc:
+        raise Conflict(str(exc), errors={"key_version": exc.version},
+                       reason="key_unavailable") from None
+
+
+def open_content(actor: Account, object_id: str, variant: str, purpose: str | None) -> Download:
+    """Plaintext as a lazy chunk iterator; the view is audited before it starts."""
+    ev = get_evidence(actor, object_id)
+    _need_purpose(actor, purpose, always=variant == "original")
+    served = "view" if variant == "view" and ev.view_header is not None else "original"
+    if served == "view":
+        key = _unseal(ev, "view-key", ev.view_key_wrapped)
+        header, size, count = ev.view_header or b"", ev.view_size or 0, ev.view_chunk_count or 0
+        content_type = ev.view_type or ""
+    else:
+        key = _unseal(ev, "key", ev.key_wrapped)
+        header, size, count = ev.stream_header, ev.size, ev.chunk_count
+        content_type = ev.content_type or ""
+    record("evidence.view", actor=actor, target_type="evidence", target_id=ev.id,
+           purpose=purpose, details={"served": served, "variant_asked": variant})
+    db.session.commit()
+    chunks = crypto.decrypt_stored(get_store(), ev.id, "view" if served == "view" else "orig",
+                                   key, header, size, count)
+    suffix = "" if served == "view" or ev.view_header is None else "-original"
+    name = f"{ev.id}{suffix}.{images.EXTENSIONS.get(content_type, 'bin')}"
+    return Download(content_type, size, name, chunks)
+
+
+def read_capture(actor: Account, object_id: str, purpose: str | None) -> dict[str, Any]:
+    """GPS and capture time taken out of a photo (where and when: always a purpose)."""
+    ev = get_evidence(actor, object_id)
+    _need_purpose(actor, purpose, always=True)
+    capture: dict[str, Any] = {"gps": None, "taken_at": None}
+    if ev.capture_sealed is not None:
+        capture = json.loads(_unseal(ev, "capture", ev.capture_sealed))
+    record("evidence.read_capture", actor=actor, target_type="evidence", target_id=ev.id,
+           purpose=purpose)
+    db.session.commit()
+    return capture

@@ -1,0 +1,100 @@
+"""Evidence endpoints: thin — parse, call a service, serialize (or stream)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from server.api import Blueprint
+from server.evidence import reading, service
+from server.evidence import schemas as s
+from server.identity.authn import current_principal
+from shared.profiles import TAG_SIZE
+from shared.stream import MAX_CHUNK_SIZE
+
+blp = Blueprint("evidence", __name__, url_prefix="/api/evidence",
+                description="Encrypted evidence: resumable uploads, audited views")
+
+_BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_FINAL = {"in": "header", "name": "X-Final-Chunk", "required": False,
+          "description": "1 on the last chunk", "schema": {"type": "string", "enum": ["1"]}}
+
+
+@blp.before_request
+def _bound_chunk_bodies() -> None:
+    # No chunk can be longer than the stream format allows; refuse bigger
+    # bodies before they are read (and hashed for the proof).
+    if request.endpoint == "evidence.put_chunk":
+        request.max_content_length = MAX_CHUNK_SIZE + TAG_SIZE
+
+
+@blp.route("", methods=["POST"])
+@blp.auth_required()
+@blp.arguments(s.UploadCreateSchema)
+@blp.response(201, s.UploadStatusSchema)
+@blp.alt_response(200, schema=s.UploadStatusSchema, description="The same upload, again")
+def create_upload(data: dict[str, Any]) -> Any:
+    """Start an upload (idempotent on the phone's object id)"""
+    principal = current_principal()
+    evidence, created = service.create_upload(principal.account, principal.device.id, data)
+    return evidence if created else (evidence, 200)
+
+
+@blp.route("/<string:object_id>/status")
+@blp.auth_required()
+@blp.response(200, s.UploadStatusSchema)
+def upload_status(object_id: str) -> Any:
+    """Where an interrupted upload continues"""
+    return service.upload_status(current_principal().account, object_id)
+
+
+@blp.route("/<string:object_id>/chunks/<int:index>", methods=["PUT"])
+@blp.auth_required()
+@blp.doc(requestBody={"required": True, "content": _BINARY}, parameters=[_FINAL])
+@blp.response(200, s.ChunkAckSchema)
+def put_chunk(object_id: str, index: int) -> Any:
+    """Send one encrypted chunk (the raw body); a resend of the same bytes is acknowledged"""
+    principal = current_principal()
+    return service.put_chunk(principal.account, principal.device.id, object_id, index,
+                             request.get_data(cache=True),
+                             request.headers.get("X-Final-Chunk") == "1")
+
+
+@blp.route("/<string:object_id>", methods=["DELETE"])
+@blp.auth_required()
+@blp.response(204)
+def abort_upload(object_id: str) -> None:
+    """Abandon an incomplete upload; its stored bytes are deleted"""
+    service.abort_upload(current_principal().account, object_id)
+
+
+@blp.route("/<string:object_id>")
+@blp.auth_required()
+@blp.response(200, s.EvidenceSchema)
+def get_evidence(object_id: str) -> Any:
+    """One piece of evidence (404 outside my jurisdiction)"""
+    return reading.get_evidence(current_principal().account, object_id)
+
+
+@blp.route("/<string:object_id>/content")
+@blp.auth_required()
+@blp.arguments(s.ViewQuerySchema, location="query")
+@blp.doc(responses={"200": {"description": "The plaintext, streamed", "content": _BINARY}})
+def content(query: dict[str, Any], object_id: str) -> Any:
+    """Download the plaintext (audited; staff state a purpose)"""
+    download = reading.open_content(current_principal().account, object_id, query["variant"],
+                                    query.get("purpose"))
+    return Response(download.chunks, mimetype=download.content_type, direct_passthrough=True,
+                    headers={"Content-Length": str(download.size),
+                             "Content-Disposition": f'attachment; filename="{download.filename}"',
+                             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@blp.route("/<string:object_id>/capture")
+@blp.auth_required()
+@blp.arguments(s.PurposeQuerySchema, location="query")
+@blp.response(200, s.CaptureSchema)
+def capture(query: dict[str, Any], object_id: str) -> Any:
+    """GPS and capture time kept from a photo (audited, purpose required)"""
+    return reading.read_capture(current_principal().account, object_id, query.get("purpose"))

@@ -1,0 +1,218 @@
+"""Evidence uploads: create, take chunks, finish, abort, expire.
+
+Resumable and idempotent: the phone picks the object id; the row's
+`next_chunk` says how far the server got, in any process. Chunk i is
+authenticated with the device's object key as it arrives and stored as
+ciphertext only; nothing is stored for a chunk that fails.
+Finishing (hash, sealing, viewer copy) is in server.evidence.finish.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from server.api.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from server.audit.service import record
+from server.dbtypes import utcnow
+from server.evidence import crypto, finish, images
+from server.evidence.models import ABORTED, COMPLETE, EXPIRED, UPLOADING, Evidence
+from server.evidence.storage import get_store
+from server.extensions import db
+from server.identity import policy
+from server.identity.models import Account, Jurisdiction
+from shared.profiles import get_profile
+from shared.stream import StreamDecryptor, StreamError
+
+_DECLARED = ("size", "sha256", "chunk_count", "stream_header", "declared_type")
+
+
+def create_upload(actor: Account, device_id: str, data: dict[str, Any]) -> tuple[Evidence, bool]:
+    """Start (or, for the same declaration, find again) an upload. True if new."""
+    declared = images.canonical_type(data["content_type"])
+    if declared not in images.ALLOWED_TYPES:
+        raise UnsupportedMediaType(f"{declared} is not accepted as evidence; accepted: "
+                                   f"{', '.join(sorted(images.ALLOWED_TYPES))}.")
+    limits = finish.Limits.current()
+    cap = limits.image_max_bytes if declared in images.IMAGE_TYPES else limits.max_bytes
+    if data["size"] > cap:
+        raise PayloadTooLarge(f"{data['size']} bytes is over the {cap}-byte limit for {declared}.")
+    profile = current_app.config["SHOUWANG"].crypto_profile
+    try:
+        chunk_size = crypto.check_header(data["stream_header"], get_profile(profile))
+    except crypto.HeaderError as exc:
+        raise Unprocessable(str(exc), reason="stream_header") from None
+    expected = max(1, -(-data["size"] // chunk_size))
+    if data["chunk_count"] != expected:
+        raise Unprocessable(f"{data['size']} bytes in chunks of {chunk_size} make {expected} "
+                            f"chunks, not {data['chunk_count']}.", reason="chunk_count")
+    jurisdiction = _owner_jurisdiction(actor, data.get("jurisdiction_id"))
+    fresh = Evidence(id=data["id"], uploader_id=actor.id, device_id=device_id,
+                     jurisdiction_id=jurisdiction.id, case_ref=data.get("case_ref"),
+                     profile=profile, declared_type=declared, size=data["size"],
+                     sha256=data["sha256"], chunk_size=chunk_size,
+                     chunk_count=data["chunk_count"], stream_header=data["stream_header"],
+                     state=UPLOADING, next_chunk=0, stored_bytes=0)
+    existing = db.session.get(Evidence, data["id"])
+    if existing is None:
+        # An uncharged or revoked device is refused now (409 from the key
+        # service, with its reason), not after the phone sent the first chunk.
+        crypto.object_key(device_id, fresh.id, profile)
+        db.session.add(fresh)
+        record("evidence.upload_start", actor=actor, target_type="evidence", target_id=fresh.id,
+               details={"type": declared, "size": fresh.size, "case_ref": fresh.case_ref})
+        try:
+            db.session.commit()
+            return fresh, True
+        except IntegrityError:
+            db.session.rollback()  # the same id created by a concurrent retry
+            existing = db.session.get(Evidence, data["id"])
+            if existing is None:
+                raise
+    same = existing.uploader_id == actor.id and existing.device_id == device_id and all(
+        getattr(existing, f) == getattr(fresh, f) for f in _DECLARED)
+    if not same:
+        raise Conflict("This evidence id is already used by another upload.", reason="id_in_use")
+    if existing.state not in (UPLOADING, COMPLETE):
+        raise Conflict(f"Upload {existing.id} is {existing.state} ({existing.failure}); "
+                       "start again with a new id.", reason=existing.state)
+    return existing, False
+
+
+def _owner_jurisdiction(actor: Account, jurisdiction_id: int | None) -> Jurisdiction:
+    if jurisdiction_id is None or jurisdiction_id == actor.jurisdiction_id:
+        return actor.jurisdiction
+    jurisdiction = db.session.get(Jurisdiction, jurisdiction_id)
+    if jurisdiction is None:
+        raise NotFound("Not found.")
+    policy.authorize(actor, "evidence.assign", jurisdiction)
+    return jurisdiction
+
+
+def _locked(actor: Account, object_id: str) -> Evidence:
+    # A no-op UPDATE takes the row's write lock on both databases (SQLite has no
+    # SELECT ... FOR UPDATE): requests for one upload run one after another, in
+    # any process, until this transaction ends.
+    db.session.execute(update(Evidence).where(Evidence.id == object_id)
+                       .values(next_chunk=Evidence.next_chunk)
+                       .execution_options(synchronize_session=False))
+    ev = db.session.scalar(select(Evidence).where(Evidence.id == object_id)
+                           .options(joinedload(Evidence.jurisdiction))
+                           .execution_options(populate_existing=True))
+    if ev is None:
+        raise NotFound("Not found.")
+    policy.authorize(actor, "evidence.upload", ev.jurisdiction, owner_id=ev.uploader_id)
+    return ev
+
+
+def upload_status(actor: Account, object_id: str) -> Evidence:
+    ev = db.session.get(Evidence, object_id)
+    if ev is None:
+        raise NotFound("Not found.")
+    policy.authorize(actor, "evidence.upload", ev.jurisdiction, owner_id=ev.uploader_id)
+    return ev
+
+
+def put_chunk(actor: Account, device_id: str, object_id: str, index: int, body: bytes,
+              final_flag: bool) -> dict[str, Any]:
+    ev = _locked(actor, object_id)
+    if ev.device_id != device_id:
+        raise Conflict("This upload was started on another device.", reason="other_device")
+    if not 0 <= index < ev.chunk_count:
+        raise Unprocessable(f"Chunk index {index} is outside 0..{ev.chunk_count - 1}.",
+                            reason="chunk_index")
+    store = get_store()
+    prof = get_profile(ev.profile)
+    stride = ev.chunk_size + prof.tag_size
+    if index < ev.next_chunk and ev.state in (UPLOADING, COMPLETE):
+        length = crypto.ciphertext_length(ev.chunk_size, ev.size, index, ev.chunk_count,
+                                          prof.tag_size)
+        stored = store.read_chunk(ev.id, "orig", index, index * stride, length)
+        if hmac.compare_digest(stored, body):
+            return _ack(ev, index, duplicate=True)
+        raise Conflict(f"Chunk {index} was already acknowledged with different bytes.",
+                       reason="chunk_differs")
+    if ev.state != UPLOADING:
+        raise Conflict(f"Upload {ev.id} is {ev.state}.", reason=ev.state)
+    if index != ev.next_chunk:
+        raise Conflict(f"Expected chunk {ev.next_chunk}, got {index}.",
+                       errors={"next_chunk": ev.next_chunk}, reason="chunk_order")
+    final = index == ev.chunk_count - 1
+    if final_flag != final:
+        raise Unprocessable(f"Chunk {index} of {ev.chunk_count} must "
+                            f"{'' if final else 'not '}carry X-Final-Chunk: 1.",
+                            reason="final_flag")
+    if len(body) > stride:
+        raise PayloadTooLarge(f"A chunk holds at most {stride} bytes here; got {len(body)}.")
+    key = crypto.object_key(ev.device_id, ev.id, ev.profile)
+    try:
+        plain = StreamDecryptor(key, ev.stream_header).decrypt_chunk(index, body, final)
+    except StreamError:
+        record("evidence.chunk_reject", actor=actor, target_type="evidence", target_id=ev.id,
+               outcome="rejected", details={"index": index})
+        db.session.commit()
+        raise Unprocessable(f"Chunk {index} does not authenticate: it was altered, cut, "
+                            "reordered or belongs to another object. Nothing was stored.",
+                            reason="chunk_rejected") from None
+    if final and len(plain) != ev.size - ev.chunk_size * (ev.chunk_count - 1):
+        finish.fail(ev, store, Unprocessable("The chunks hold a different size than "
+                                             "declared.", reason="size_mismatch"))
+    if index == 0:
+        finish.check_type(ev, store, plain)
+    store.write_chunk(ev.id, "orig", index, index * stride, body)
+    finish.RUNNING.feed(ev.id, index, plain)
+    ev.next_chunk, ev.stored_bytes, ev.updated_at = index + 1, ev.stored_bytes + len(body), utcnow()
+    if final:
+        finish.complete(actor, ev, store, key)
+    ack = _ack(ev, index, duplicate=False)  # before the commit expires the row's attributes
+    db.session.commit()
+    return ack
+
+
+def _ack(ev: Evidence, index: int, duplicate: bool) -> dict[str, Any]:
+    return {"id": ev.id, "index": index, "next_chunk": ev.next_chunk, "state": ev.state,
+            "duplicate": duplicate}
+
+
+def abort_upload(actor: Account, object_id: str) -> None:
+    ev = _locked(actor, object_id)
+    if ev.state == COMPLETE:
+        raise Conflict("Completed evidence is kept; it cannot be deleted.", reason="complete")
+    if ev.state == UPLOADING:
+        ev.state, ev.failure, ev.updated_at = ABORTED, "aborted by the uploader", utcnow()
+        record("evidence.upload_abort", actor=actor, target_type="evidence", target_id=ev.id)
+    db.session.commit()
+    finish.discard(get_store(), ev.id)
+
+
+def cleanup_stale_uploads(max_age: timedelta = timedelta(hours=24)) -> int:
+    """Expire uploads idle longer than `max_age` and delete stored objects no live
+    row owns (e.g. a delete that failed after its commit). For the worker."""
+    cutoff = utcnow() - max_age
+    stale = list(db.session.scalars(
+        select(Evidence).where(Evidence.state == UPLOADING, Evidence.updated_at < cutoff)
+        .with_for_update(skip_locked=True)))
+    for ev in stale:
+        ev.state, ev.failure, ev.updated_at = EXPIRED, f"no chunk for {max_age}", utcnow()
+        record("evidence.upload_expire", target_type="evidence", target_id=ev.id)
+    db.session.commit()
+    store = get_store()
+    for object_id, variant in list(store.objects()):
+        row = db.session.get(Evidence, object_id)
+        live = row is not None and (row.state == UPLOADING or (
+            row.state == COMPLETE and (variant == "orig" or row.view_header is not None)))
+        if not live:
+            store.delete(object_id, variant)
+    return len(stale)

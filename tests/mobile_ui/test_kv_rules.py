@@ -1,0 +1,23 @@
+"""Kv pitfalls that fail silently, caught before they reach a screen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+MOBILE = Path(__file__).resolve().parents[2] / "mobile"
+KV_FILES = sorted(MOBILE.rglob("*.kv"))
+# `root.account.get("x")` is never re-evaluated when root.account changes (Kivy does not
+# bind a chain that ends in a call); `pick(root.account, "x")` is.
+UNBOUND_GET = re.compile(r"\b(?:root|app|self)\.\w+\.get\(")
+
+
+def test_there_are_kv_files_one_per_screen():
+    assert len(KV_FILES) >= 8
+
+
+def test_no_kv_expression_reads_a_property_through_get():
+    offenders = [f"{path.relative_to(MOBILE)}:{n}" for path in KV_FILES
+                 for n, line in enumerate(path.read_text().splitlines(), 1)
+                 if UNBOUND_GET.search(line)]
+    assert offenders == []
