@@ -127,6 +127,10 @@ class ApiClient:
             return self._send(method, path, body, token=token.decode() if token else None,
                               headers=headers)
         except ApiProblem as problem:
+            if problem.status == 401 and problem.reason == "proof_stale":
+                # The server's nonce store restarted after we signed: sign anew.
+                return self._send(method, path, body, token=token.decode() if token else None,
+                                  headers=headers)
             if problem.status != 401 or problem.reason != "invalid_token":
                 raise
         with self._refresh_lock:

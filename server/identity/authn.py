@@ -7,6 +7,7 @@ request in every process; only proof nonces live in Redis.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from server.identity.tokens import TokenError, verify_access_token
 from shared.proof import MAX_AGE_S, MAX_FUTURE_S, ProofError, VerifiedProof, verify_proof
 
 NONCE_TTL_S = MAX_AGE_S + MAX_FUTURE_S + 10
+EPOCH_KEY = "dpop:epoch"  # never expires: its loss is how a restart is noticed
 # Built once: constructing loader options costs more than the query cache saves.
 _SESSION_LOAD = [joinedload(Session.account), joinedload(Session.device)]
 
@@ -43,9 +45,22 @@ def check_request_proof(access_token: str | None = None) -> VerifiedProof:
                              request.get_data(cache=True), access_token=access_token)
     except ProofError as exc:
         raise Unauthorized(str(exc), reason="invalid_proof") from exc
-    # SET NX: the first use wins in every process; a replay within the
-    # proof's lifetime is refused.
-    if not get_redis().set(f"dpop:jti:{proof.jti}", 1, nx=True, ex=NONCE_TTL_S):
+    # One round trip: SET NX on the jti (the first use wins in every process)
+    # and the nonce store's epoch. A Redis that restarted or was flushed has
+    # forgotten which jtis were used, so it starts a new epoch and every proof
+    # signed in an earlier second is refused: the phone signs a fresh one.
+    # (iat has one-second resolution: a proof signed and spent in the very
+    # second of the restart could be replayed once; that second is the whole
+    # residual window, against the proof lifetime of MAX_AGE_S without it.)
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.set(EPOCH_KEY, int(time.time()), nx=True)
+    pipe.get(EPOCH_KEY)
+    pipe.set(f"dpop:jti:{proof.jti}", 1, nx=True, ex=NONCE_TTL_S)
+    _, epoch, fresh = pipe.execute()
+    if proof.iat < int(epoch):
+        raise Unauthorized("DPoP proof predates the nonce store; sign a new one.",
+                           reason="proof_stale")
+    if not fresh:
         raise Unauthorized("DPoP proof was already used.", reason="proof_replayed")
     return proof
 

@@ -179,3 +179,16 @@ def test_signing_key_rotation_logs_nobody_out(app, demo):
     assert {old_kid, rotated.get_json()["kid"]} <= kids
     assert officer.refresh().status_code == 200
     assert _header(officer)["kid"] == rotated.get_json()["kid"]
+
+
+def test_used_proof_stays_refused_after_the_nonce_store_forgets(app, officer):
+    """Redis restarted (or was flushed): the used jti is gone, the epoch catches it."""
+    from server.extensions import get_redis
+
+    proof = make_proof(officer.key, "GET", BASE + ME, access_token=officer.access_token,
+                       now=time.time() - 2)
+    assert officer.get(ME, proof=proof).status_code == 200
+    with app.app_context():
+        get_redis().flushdb()
+    assert _reason(officer.get(ME, proof=proof)) == "proof_stale"
+    assert officer.get(ME).status_code == 200  # a freshly signed proof is fine
