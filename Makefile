@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := server.wsgi
 
-.PHONY: run test lint bench mobile worker install clean-instance ci
+.PHONY: run test lint bench mobile worker install clean-instance ci reliability
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11)"; exit 1; }
@@ -25,7 +25,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	SHOUWANG_WORKER_THREAD=1 $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: $(STAMP)
 	$(BIN)/pytest -q
@@ -37,8 +37,18 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
+# Crash (SIGKILLed gunicorn workers), Redis restart, PostgreSQL outage, idempotency:
+# the long crash run (4 phones x 300 batches), its counts printed. Needs PostgreSQL on
+# 127.0.0.1:5432 and redis-server; uses its own database test_rel and its own Redis.
+reliability: $(STAMP)
+	SHOUWANG_REL_FULL=1 $(BIN)/pytest -s -p no:cacheprovider tests/reliability
+
 mobile: $(STAMP)
 	$(BIN)/python -m mobile.main $(ARGS)
+
+# A separate worker process (needs REDIS_URL: the in-process substitute is not shared).
+worker: $(STAMP)
+	$(BIN)/flask worker
 
 ci:
 	bash .ci/run

@@ -24,6 +24,7 @@ def create_app(overrides: dict[str, str] | None = None,
     register_extensions(app, settings)
     register_blueprints(app)
     register_commands(app)
+    register_worker(app)
     return app
 
 
@@ -63,6 +64,10 @@ def register_blueprints(app: Flask) -> None:
 
     api.register_blueprint(biometrics_routes.blp)
     api.register_blueprint(biometrics_routes.face_auth)
+    from server.supervision.routes import BLUEPRINTS as supervision_blueprints
+
+    for blp in supervision_blueprints:
+        api.register_blueprint(blp)
 
 
 def register_commands(app: Flask) -> None:
@@ -71,4 +76,14 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_cli)
     app.cli.add_command(keys_cli)
+    from server.worker import worker_command
 
+    app.cli.add_command(worker_command)
+
+
+def register_worker(app: Flask) -> None:
+    """The embedded worker thread, behind SHOUWANG_WORKER_THREAD=1 (`make run`
+    sets it; tests and `flask worker` never start it)."""
+    from server.worker import start_thread
+
+    app.extensions["shouwang.worker_stop"] = start_thread(app)

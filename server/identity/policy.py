@@ -43,6 +43,13 @@ RULES: dict[str, frozenset[Role]] = {
     "evidence.upload": frozenset(),
     "evidence.read": READERS,
     "evidence.assign": WRITERS,
+    # Bail supervision: officers run cases in their subtree, prosecutors only read
+    # them; a subject reaches their own case only, through SELF.
+    "supervision.case.read": READERS,
+    "supervision.case.write": frozenset({R.OFFICER}),
+    "supervision.location.read": READERS,
+    "supervision.alert.handle": frozenset({R.OFFICER}),
+    "supervision.subject": frozenset(),
     # Face biometrics: officers enrol, verify and review in their subtree; a
     # person's own device takes liveness challenges only for itself (SELF).
     "biometrics.enroll": frozenset({R.OFFICER}),
@@ -54,7 +61,7 @@ RULES: dict[str, frozenset[Role]] = {
 # What anyone may do to their own account (a lost phone is revoked by its owner too).
 SELF_ACTIONS = frozenset({"account.read", "device.read", "device.revoke",
                           "evidence.upload", "evidence.read",
-                          "device.charge_key",
+                          "device.charge_key", "supervision.subject",
                           "biometrics.challenge"})
 
 # Which roles each role may create accounts for.
