@@ -1,20 +1,30 @@
-"""Request authentication against a bare endpoint, on the same app, in the same run.
+"""Request authentication against a bare endpoint, on the same server, in the same run.
 
 Run: python bench/bench_auth.py [--requests 1000] [--rounds 5]
 
-The real app runs in-process and is driven through its WSGI test client, so
-what is measured is the server's own work per request (no sockets). Two
-routes, registered only here, return the same small JSON; one first calls
+Two routes, registered only here, return the same small JSON; one first calls
 server.identity.authn.authenticate(): access-token check (EdDSA JWT, signing
-key by kid), DPoP proof (Ed25519 signature, method, URL, time, ath), the
-single-use nonce (Redis SET NX), and the session/account/device read. The
-phone signs proofs as it sends, so proofs are made before the clock starts
-(fresh for each round: they are valid for 60 s).
+key by kid; a token already verified by this process is remembered until it
+expires), DPoP proof (Ed25519 signature, method, URL, time, ath), then one
+pipelined Redis round trip for the single-use nonce, the nonce-store epoch and
+the session/account/device validity (no database query once a login's
+validity is mirrored in Redis). The phone signs proofs as it sends, so proofs
+are made before the clock starts (fresh for each round: valid for 60 s).
+
+Measured two ways, one line each:
+- in_process: the app driven through its WSGI test client, so only the
+  server's own work per request counts (no sockets, no HTTP parsing). Here
+  the bare route costs ~150 us while one Ed25519 verification alone is
+  ~60 us and one Redis round trip ~100 us on this machine, so 1.5x is out of
+  reach by construction: this line shows the floor and any regression.
+- served: the same app under gunicorn (gthread, one worker, one thread) on
+  127.0.0.1, driven by a keep-alive HTTP/1.1 client, as a phone meets it
+  ("a bare unauthenticated endpoint on the same server" of the goal).
 
 Database and Redis are the embedded defaults (SQLite in a temp dir, in-process
-Redis) unless DATABASE_URL / REDIS_URL are set. Rounds alternate bare/auth;
-the median per-request time of each is reported. Prints:
-    bench: auth_overhead value=<auth req/s> limit=<bare req/s> ratio=<cost> goal=<=1.5x
+Redis, one per process) unless DATABASE_URL / REDIS_URL are set. Rounds
+alternate bare/auth; the median per-request time of each is reported. Prints:
+    bench: auth_overhead[_served] value=<auth req/s> limit=<bare req/s> ratio=<cost> goal=<=1.5x
 where ratio = authenticated time per request / bare time per request
 (1.0 = free; the goal is at most 1.5 times the bare cost).
 """
@@ -22,11 +32,16 @@ where ratio = authenticated time per request / bare time per request
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,20 +57,11 @@ from shared.proof import make_proof  # noqa: E402
 
 BASE = "http://localhost"
 GOAL = 1.5
+LOGIN = b'{"username": "officer", "password": "shouwang-officer-demo"}'
 
 
-def build_app() -> Flask:
-    from flask_migrate import upgrade
-
-    from server.extensions import limiter
+def add_routes(app: Flask) -> Flask:
     from server.identity.authn import authenticate
-    from server.seed import seed_demo
-
-    app = create_app()
-    with app.app_context():
-        upgrade()
-        seed_demo()
-        limiter.reset()  # earlier runs against the same Redis must not rate-limit the login
 
     @app.route("/bench/bare")
     def bare() -> object:
@@ -69,24 +75,119 @@ def build_app() -> Flask:
     return app
 
 
-def login(app: Flask, key: Ed25519PrivateKey) -> str:
-    url = f"{BASE}/api/auth/login"
-    body = b'{"username": "officer", "password": "shouwang-officer-demo"}'
-    response = app.test_client().post(url, data=body, headers={
-        "Content-Type": "application/json", "DPoP": make_proof(key, "POST", url, body)})
-    assert response.status_code == 200, response.get_json()
-    return str(response.get_json()["access_token"])
+def build_app() -> Flask:
+    from flask_migrate import upgrade
+
+    from server.extensions import limiter
+    from server.seed import seed_demo
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        seed_demo()
+        limiter.reset()  # earlier runs against the same Redis must not rate-limit the login
+    return add_routes(app)
 
 
-def timed(client: object, path: str, headers: list[dict[str, str]]) -> float:
+def served_app() -> Flask:
+    """The gunicorn entry point: the database is already seeded by build_app."""
+    return add_routes(create_app())
+
+
+Get = Callable[[str, dict[str, str]], int]
+
+
+def timed(get: Get, path: str, headers: list[dict[str, str]]) -> float:
     """Seconds per request over len(headers) requests (all must answer 200)."""
-    get = client.get  # type: ignore[attr-defined]
     start = time.perf_counter()
     for hdrs in headers:
-        response = get(path, headers=hdrs)
-        if response.status_code != 200:
-            raise SystemExit(f"{path}: {response.status_code} {response.get_data()[:200]!r}")
+        status = get(path, hdrs)
+        if status != 200:
+            raise SystemExit(f"{path}: {status}")
     return (time.perf_counter() - start) / len(headers)
+
+
+def measure(get: Get, base: str, token: str, key: Ed25519PrivateKey,
+            args: argparse.Namespace) -> tuple[float, float]:
+    url = f"{base}/bench/auth"
+    bare_t, auth_t = [], []
+    timed(get, "/bench/bare", [{}] * 100)  # warm-up: imports, caches, connections
+    for _ in range(args.rounds):
+        proofs = [{"Authorization": f"DPoP {token}",
+                   "DPoP": make_proof(key, "GET", url, b"", access_token=token)}
+                  for _ in range(args.requests + 100)]
+        timed(get, "/bench/auth", proofs[:100])
+        bare_t.append(timed(get, "/bench/bare", [{}] * args.requests))
+        auth_t.append(timed(get, "/bench/auth", proofs[100:]))
+    return statistics.median(bare_t), statistics.median(auth_t)
+
+
+def login(post: Callable[[dict[str, str]], tuple[int, bytes]], base: str,
+          key: Ed25519PrivateKey) -> str:
+    """The access token. A fresh nonce store starts its epoch at its first proof,
+    which a proof signed in the second before predates: sign again, as the phone does."""
+    for _ in range(2):
+        status, body = post({"Content-Type": "application/json",
+                             "DPoP": make_proof(key, "POST", f"{base}/api/auth/login", LOGIN)})
+        if status == 200:
+            return str(json.loads(body)["access_token"])
+        time.sleep(1.1)
+    raise SystemExit(f"login: {status} {body[:200]!r}")
+
+
+def in_process(app: Flask, args: argparse.Namespace) -> tuple[float, float]:
+    key = Ed25519PrivateKey.generate()
+    client = app.test_client()
+
+    def post(headers: dict[str, str]) -> tuple[int, bytes]:
+        answer = client.post("/api/auth/login", data=LOGIN, headers=headers)
+        return answer.status_code, answer.get_data()
+
+    def get(path: str, headers: dict[str, str]) -> int:
+        return int(client.get(path, headers=headers).status_code)
+
+    return measure(get, BASE, login(post, BASE, key), key, args)
+
+
+def served(args: argparse.Namespace) -> tuple[float, float]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", "1",
+         "--keep-alive", "30", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "--chdir", str(Path(__file__).parent), "bench_auth:served_app()"],
+        env=os.environ.copy())
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(300):
+            try:
+                conn.connect()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+        def request(method: str, path: str, headers: dict[str, str],
+                    body: bytes = b"") -> tuple[int, bytes]:
+            conn.request(method, path, body=body or None, headers=headers)
+            answer = conn.getresponse()
+            return answer.status, answer.read()
+
+        base = f"http://127.0.0.1:{port}"
+        key = Ed25519PrivateKey.generate()
+        token = login(lambda hdrs: request("POST", "/api/auth/login", hdrs, LOGIN), base, key)
+        return measure(lambda path, hdrs: request("GET", path, hdrs)[0], base, token, key, args)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def report(name: str, bare: float, auth: float) -> None:
+    ratio = auth / bare
+    print(f"bench: {name} value={1 / auth:.0f} limit={1 / bare:.0f} ratio={ratio:.2f} "
+          f"goal=<={GOAL}x (ratio = auth time / bare time per request: bare "
+          f"{bare * 1e6:.0f} us, authenticated {auth * 1e6:.0f} us; "
+          f"{'met' if ratio <= GOAL else 'MISSED'})")
 
 
 def main() -> None:
@@ -96,28 +197,11 @@ def main() -> None:
     args = parser.parse_args()
 
     app = build_app()
-    key = Ed25519PrivateKey.generate()
-    token = login(app, key)
-    client = app.test_client()
-    url = f"{BASE}/bench/auth"
-    bare_t, auth_t = [], []
-    timed(client, "/bench/bare", [{}] * 100)  # warm-up: imports, caches, connections
-    for _ in range(args.rounds):
-        proofs = [{"Authorization": f"DPoP {token}",
-                   "DPoP": make_proof(key, "GET", url, b"", access_token=token)}
-                  for _ in range(args.requests + 100)]
-        timed(client, "/bench/auth", proofs[:100])
-        bare_t.append(timed(client, "/bench/bare", [{}] * args.requests))
-        auth_t.append(timed(client, "/bench/auth", proofs[100:]))
-    bare, auth = statistics.median(bare_t), statistics.median(auth_t)
     print(f"# {args.rounds} rounds x {args.requests} requests; database "
           f"{app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, redis "
-          f"{'real' if os.environ.get('REDIS_URL') else 'in-process'}; per request: "
-          f"bare {bare * 1e6:.0f} us, authenticated {auth * 1e6:.0f} us", file=sys.stderr)
-    ratio = auth / bare
-    print(f"bench: auth_overhead value={1 / auth:.0f} limit={1 / bare:.0f} "
-          f"ratio={ratio:.2f} goal=<={GOAL}x (ratio = auth time / bare time per request; "
-          f"{'met' if ratio <= GOAL else 'MISSED'})")
+          f"{'real' if os.environ.get('REDIS_URL') else 'in-process'}", file=sys.stderr)
+    report("auth_overhead", *in_process(app, args))
+    report("auth_overhead_served", *served(args))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ def b64url_decode(text: str) -> bytes:
         raise ValueError("not unpadded base64url")
     padded = text + "=" * (-len(text) % 4)
     try:
-        return base64.urlsafe_b64decode(padded.encode("ascii"))
+        # validate=True: a character outside the alphabet is an error, not skipped
+        # (the default skips it, so two different strings would decode alike).
+        return base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True)
     except (ValueError, UnicodeEncodeError) as exc:
         raise ValueError("not base64url") from exc

@@ -44,7 +44,7 @@ def record(action: str, *, target_type: str | None = None, target_id: str | None
     """
     principal = g.get("principal") if has_request_context() and actor is None else None
     account = actor if actor is not None else (principal.account if principal else None)
-    device_id = principal.device.id if principal else None
+    device_id = principal.device_id if principal else None
     _ensure_head()
     db.session.execute(update(AuditHead).where(AuditHead.id == 1)
                        .values(last_seq=AuditHead.last_seq + 1))

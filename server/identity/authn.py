@@ -1,15 +1,18 @@
 """Authenticating a request: device-bound token + DPoP proof + single-use nonce.
 
-Every check that can end a login (logout, disabled account, revoked device)
-is read from the database on each request, so it takes effect on the next
-request in every process; only proof nonces live in Redis.
+A request costs one pipelined Redis round trip and no database query: the
+proof's jti is burned, the nonce store's epoch read and the caller's session,
+account and device validity read together (validity.py explains the mirror
+and why a revocation holds on the next request in every process). Only when
+the mirror is incomplete (first request of a login, Redis flushed) is the
+database asked, and the mirror repopulated from it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import Any
 
 from flask import g, request
 from sqlalchemy.orm import joinedload
@@ -17,8 +20,9 @@ from sqlalchemy.orm import joinedload
 from server.api.errors import Forbidden, Unauthorized
 from server.dbtypes import utcnow
 from server.extensions import db, get_redis
+from server.identity import validity
 from server.identity.models import Account, Device, Session
-from server.identity.tokens import TokenError, verify_access_token
+from server.identity.tokens import AccessClaims, TokenError, verify_access_token
 from shared.proof import MAX_AGE_S, MAX_FUTURE_S, ProofError, VerifiedProof, verify_proof
 
 NONCE_TTL_S = MAX_AGE_S + MAX_FUTURE_S + 10
@@ -27,41 +31,81 @@ EPOCH_KEY = "dpop:epoch"  # never expires: its loss is how a restart is noticed
 _SESSION_LOAD = [joinedload(Session.account), joinedload(Session.device)]
 
 
-@dataclass(frozen=True)
 class Principal:
-    account: Account
-    device: Device
-    session: Session
+    """The caller. Ids and role come with authentication; the rows load on first
+    touch, so a route that needs only ids costs no query."""
+
+    __slots__ = ("_account", "_device", "_session", "account_id", "device_id",
+                 "jurisdiction_id", "role", "session_id")
+
+    def __init__(self, valid: validity.Valid, account: Account | None = None,
+                 device: Device | None = None, session: Session | None = None) -> None:
+        self.account_id, self.device_id = valid.account_id, valid.device_id
+        self.session_id, self.role = valid.session_id, valid.role
+        self.jurisdiction_id = valid.jurisdiction_id
+        self._account, self._device, self._session = account, device, session
 
     @property
-    def role(self) -> str:
-        return self.account.role
+    def account(self) -> Account:
+        if self._account is None:
+            self._account = _row(Account, self.account_id)
+        return self._account
+
+    @property
+    def device(self) -> Device:
+        if self._device is None:
+            self._device = _row(Device, self.device_id)
+        return self._device
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = _row(Session, self.session_id)
+        return self._session
 
 
-def check_request_proof(access_token: str | None = None) -> VerifiedProof:
-    """Verify the DPoP header of this request and burn its jti."""
+def _row(model: Any, key: str) -> Any:
+    row = db.session.get(model, key)
+    if row is None:  # deleted since the mirror was written
+        raise Unauthorized("Session not found.", reason="no_session")
+    return row
+
+
+def _verify(access_token: str | None) -> VerifiedProof:
     try:
-        proof = verify_proof(request.headers.get("DPoP", ""), request.method, request.url,
-                             request.get_data(cache=True), access_token=access_token)
+        return verify_proof(request.headers.get("DPoP", ""), request.method, request.url,
+                            request.get_data(cache=True), access_token=access_token)
     except ProofError as exc:
         raise Unauthorized(str(exc), reason="invalid_proof") from exc
-    # One round trip: SET NX on the jti (the first use wins in every process)
-    # and the nonce store's epoch. A Redis that restarted or was flushed has
-    # forgotten which jtis were used, so it starts a new epoch and every proof
-    # signed in an earlier second is refused: the phone signs a fresh one.
-    # (iat has one-second resolution: a proof signed and spent in the very
-    # second of the restart could be replayed once; that second is the whole
-    # residual window, against the proof lifetime of MAX_AGE_S without it.)
+
+
+def _burn(proof: VerifiedProof, also_get: list[str]) -> tuple[bytes, list[Any]]:
+    """One round trip: SET NX on the jti (the first use wins in every process),
+    the nonce store's epoch, and the values of `also_get`. A Redis that
+    restarted or was flushed has forgotten which jtis were used, so it starts
+    a new epoch and every proof signed in an earlier second is refused: the
+    phone signs a fresh one. (iat has one-second resolution: a proof signed
+    and spent in the very second of the restart could be replayed once; that
+    second is the whole residual window, against MAX_AGE_S without it.)"""
     pipe = get_redis().pipeline(transaction=False)
     pipe.set(EPOCH_KEY, int(time.time()), nx=True)
     pipe.get(EPOCH_KEY)
     pipe.set(f"dpop:jti:{proof.jti}", 1, nx=True, ex=NONCE_TTL_S)
-    _, epoch, fresh = pipe.execute()
+    if also_get:
+        pipe.mget(also_get)
+    _, epoch, fresh, *rest = pipe.execute()
     if proof.iat < int(epoch):
         raise Unauthorized("DPoP proof predates the nonce store; sign a new one.",
                            reason="proof_stale")
     if not fresh:
         raise Unauthorized("DPoP proof was already used.", reason="proof_replayed")
+    return epoch, rest[0] if rest else []
+
+
+def check_request_proof(access_token: str | None = None) -> VerifiedProof:
+    """Verify the DPoP header of this request and burn its jti."""
+    proof = _verify(access_token)
+    _burn(proof, [])
     return proof
 
 
@@ -71,31 +115,64 @@ def authenticate(roles: Iterable[str] = ()) -> Principal:
     if scheme.lower() == "bearer":
         raise Unauthorized("Tokens are device-bound: use the DPoP scheme with a proof.",
                            reason="wrong_scheme")
+    token = token.strip()
     if scheme != "DPoP" or not token:
         raise Unauthorized(reason="no_token")
     try:
-        claims = verify_access_token(token.strip())
+        claims = verify_access_token(token)
     except TokenError as exc:
         raise Unauthorized(str(exc), reason="invalid_token") from exc
-    proof = check_request_proof(access_token=token.strip())
+    proof = _verify(token)
     if proof.jkt != claims.jkt:
         raise Unauthorized("The proof was signed by another key than the token's.",
                            reason="key_mismatch")
-    session = db.session.get(Session, claims.sid, options=_SESSION_LOAD)
-    if session is None or session.account_id != claims.sub:
-        raise Unauthorized("Session not found.", reason="no_session")
-    if session.revoked_at is not None or session.expires_at < utcnow():
-        raise Unauthorized("Session has ended.", reason="session_ended")
-    if not session.account.active:
-        raise Unauthorized("Account is disabled.", reason="account_disabled")
-    if session.device.status != "active" or session.device.jkt != claims.jkt:
-        raise Unauthorized("Device is revoked.", reason="device_revoked")
+    epoch, values = _burn(proof, [validity.session_key(claims.sid),
+                                  validity.account_key(claims.sub),
+                                  validity.device_key(claims.jkt)])
+    try:
+        valid = validity.judge(values, epoch, claims.sid, claims.sub, claims.jkt)
+    except validity.Refused as refused:
+        raise _refusal(refused.reason) from None
+    principal = Principal(valid) if valid is not None else _from_database(claims, epoch)
     roles = tuple(roles)
-    if roles and session.account.role not in roles:
+    if roles and principal.role not in roles:
         raise Forbidden("Your role cannot do this.", reason="role")
-    principal = Principal(session.account, session.device, session)
     g.principal = principal
     return principal
+
+
+def _from_database(claims: AccessClaims, epoch: bytes) -> Principal:
+    """The mirror is incomplete: the database decides, and the mirror learns it."""
+    session = db.session.get(Session, claims.sid, options=_SESSION_LOAD)
+    if session is None or session.account_id != claims.sub:
+        raise _refusal("no_session")
+    if session.revoked_at is not None or session.expires_at < utcnow():
+        validity.revoke(sessions=[session.id])
+        raise _refusal("session_ended")
+    if not session.account.active:
+        validity.revoke(accounts=[session.account_id])
+        raise _refusal("account_disabled")
+    if session.device.status != "active":
+        validity.revoke(device_jkts=[session.device.jkt])
+        raise _refusal("device_revoked")
+    if session.device.jkt != claims.jkt:
+        raise _refusal("device_revoked")
+    valid = validity.Valid(session.account_id, session.device_id, session.id,
+                           session.account.role, session.account.jurisdiction_id)
+    validity.remember(epoch, valid, claims.jkt, session.expires_at.timestamp())
+    return Principal(valid, session.account, session.device, session)
+
+
+_MESSAGES = {
+    "no_session": "Session not found.",
+    "session_ended": "Session has ended.",
+    "account_disabled": "Account is disabled.",
+    "device_revoked": "Device is revoked.",
+}
+
+
+def _refusal(reason: str) -> Unauthorized:
+    return Unauthorized(_MESSAGES[reason], reason=reason)
 
 
 def current_principal() -> Principal:

@@ -42,7 +42,7 @@ class JurisdictionSchema(Schema):
     name = fields.String(required=True, validate=_name)
     kind = fields.String(required=True,
                          validate=validate.OneOf([k.value for k in JurisdictionKind]))
-    parent_id = IntId(required=True)
+    parent_id = IntId(required=True, allow_none=True)  # None: the top of the tree
 
 
 class AccountSchema(Schema):

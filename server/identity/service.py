@@ -13,7 +13,7 @@ from server.api.errors import Conflict, NotFound, Unprocessable
 from server.audit.service import record
 from server.dbtypes import utcnow
 from server.extensions import db
-from server.identity import policy
+from server.identity import policy, validity
 from server.identity.models import Account, ActivationCode, Device, Jurisdiction, Session
 from server.identity.sessions import check_totp, hash_activation_code, hash_password
 from server.keys.devices import revoke_device_keys
@@ -99,12 +99,18 @@ def disable_account(actor: Account, account_id: str, reason: str) -> Account:
     if account.id == actor.id:
         raise Unprocessable("You cannot disable your own account.", reason="self")
     account.active, account.disabled_at = False, utcnow()
+    ended = []
     for session in db.session.scalars(select(Session).where(
             Session.account_id == account.id, Session.revoked_at.is_(None))):
         session.revoked_at, session.revoked_reason = utcnow(), "account_disabled"
+        ended.append(session.id)
     record("account.disable", actor=actor, target_type="account", target_id=account.id,
            purpose=reason)
+    # Redis too, before and after the commit (validity.py): the next request of
+    # this account is refused in every process.
+    validity.revoke(sessions=ended, accounts=[account.id])
     db.session.commit()
+    validity.revoke(sessions=ended, accounts=[account.id])
     return account
 
 
@@ -135,12 +141,18 @@ def revoke_device(actor: Account, device_id: str, reason: str) -> Device:
     if device.status != "revoked":
         device.status, device.revoked_at, device.revoked_reason = "revoked", utcnow(), reason
         revoke_device_keys(device.id)  # its charged master key is erased too
+        ended = []
         for session in db.session.scalars(select(Session).where(
                 Session.device_id == device.id, Session.revoked_at.is_(None))):
             session.revoked_at, session.revoked_reason = utcnow(), "device_revoked"
+            ended.append(session.id)
         record("device.revoke", actor=actor, target_type="device", target_id=device.id,
                purpose=reason)
+        # Redis too, before and after the commit (validity.py): the phone's
+        # next request is refused in every process.
+        validity.revoke(sessions=ended, device_jkts=[device.jkt])
         db.session.commit()
+        validity.revoke(sessions=ended, device_jkts=[device.jkt])
     return device
 
 

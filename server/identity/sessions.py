@@ -23,6 +23,7 @@ from server.api.errors import Conflict, Unauthorized
 from server.audit.service import record
 from server.dbtypes import utcnow
 from server.extensions import db
+from server.identity import validity
 from server.identity.authn import Principal
 from server.identity.models import Account, ActivationCode, Device, RefreshToken, Session
 from server.identity.tokens import issue_access_token
@@ -121,7 +122,9 @@ def refresh(refresh_token: str, proof: VerifiedProof) -> TokenPair:
             session.revoked_at, session.revoked_reason = utcnow(), "refresh_reuse"
             record("auth.refresh_reuse", actor=session.account, target_type="session",
                    target_id=session.id, outcome="revoked")
+            validity.revoke(sessions=[session.id])  # before and after: see validity.py
             db.session.commit()
+            validity.revoke(sessions=[session.id])
         raise Unauthorized("Refresh token reuse: the session is revoked.",
                            reason="refresh_reuse")
     if session.revoked_at is not None or session.expires_at < utcnow():
@@ -138,10 +141,12 @@ def refresh(refresh_token: str, proof: VerifiedProof) -> TokenPair:
 
 
 def logout(principal: Principal) -> None:
-    principal.session.revoked_at = utcnow()
-    principal.session.revoked_reason = "logout"
-    record("auth.logout", target_type="session", target_id=principal.session.id)
+    session = principal.session
+    session.revoked_at, session.revoked_reason = utcnow(), "logout"
+    record("auth.logout", target_type="session", target_id=session.id)
+    validity.revoke(sessions=[session.id])  # before and after: see validity.py
     db.session.commit()
+    validity.revoke(sessions=[session.id])
 
 
 def _device_for(account: Account, jkt: str, jwk: dict[str, str], name: str,

@@ -8,8 +8,12 @@ fetched or trusted.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,6 +30,12 @@ ALG = "EdDSA"
 TYP = "at+jwt"
 AUDIENCE = "shouwang-api"
 LEEWAY_S = 5
+# Verified tokens remembered per process (sha256 of the token -> claims, until
+# exp): a repeat of a token already verified skips the EdDSA check. Safe
+# because a token is immutable until it expires and every revocation is
+# checked per request elsewhere (validity.py); a retired signing key is still
+# noticed, as the kid must stay published. Bounded: least recently used goes.
+CACHE_SIZE = 4096
 
 
 class TokenError(Exception):
@@ -39,6 +49,7 @@ class AccessClaims:
     role: str
     jkt: str
     raw: dict[str, Any]
+    kid: str = ""
 
 
 def _settings() -> Any:
@@ -60,7 +71,48 @@ def issue_access_token(account_id: str, session_id: str, role: str, jurisdiction
     return token, ttl
 
 
+class _VerifiedCache:
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[bytes, tuple[float, str, AccessClaims]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: bytes) -> AccessClaims | None:
+        with self._lock:
+            item = self._items.get(digest)
+            if item is None:
+                return None
+            if item[0] <= time.time():
+                del self._items[digest]
+                return None
+            self._items.move_to_end(digest)
+        return item[2] if _published_key(item[1]) is not None else None
+
+    def put(self, digest: bytes, exp: float, kid: str, claims: AccessClaims) -> None:
+        with self._lock:
+            self._items[digest] = (exp, kid, claims)
+            self._items.move_to_end(digest)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+def _cache() -> _VerifiedCache:
+    cache = current_app.extensions.get("shouwang.verified_tokens")
+    if cache is None:
+        cache = current_app.extensions["shouwang.verified_tokens"] = _VerifiedCache(CACHE_SIZE)
+    return cache
+
+
 def verify_access_token(token: str) -> AccessClaims:
+    digest = hashlib.sha256(token.encode()).digest()
+    claims = _cache().get(digest)
+    if claims is None:
+        claims = _verify(token)
+        _cache().put(digest, float(claims.raw["exp"]), claims.kid, claims)
+    return claims
+
+
+def _verify(token: str) -> AccessClaims:
     header = _unverified_header(token)
     if header.get("alg") != ALG:
         raise TokenError("token algorithm not allowed")
@@ -82,7 +134,7 @@ def verify_access_token(token: str) -> AccessClaims:
     if not isinstance(cnf, dict) or not isinstance(cnf.get("jkt"), str):
         raise TokenError("token is not bound to a device key")
     return AccessClaims(sub=claims["sub"], sid=claims["sid"], role=claims.get("role", ""),
-                        jkt=cnf["jkt"], raw=claims)
+                        jkt=cnf["jkt"], raw=claims, kid=str(kid))
 
 
 def _unverified_header(token: str) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def device_key_aad(device_id: str, version: int) -> bytes:
 def charge(principal: Principal, x_pub: bytes, mlkem_pub: bytes) -> Charged:
     """Charge (or recharge) the calling device's master key; one transaction."""
     # Lock the device row so two charges of one device cannot race to one version.
-    device = db.session.scalar(select(Device).where(Device.id == principal.device.id)
+    device = db.session.scalar(select(Device).where(Device.id == principal.device_id)
                                .with_for_update())
     assert device is not None
     policy.authorize(principal.account, "device.charge_key", owner_id=device.account_id)
