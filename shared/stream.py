@@ -42,7 +42,13 @@ from shared.profiles import AEAD, Profile, get_profile, profile_by_wire_id
 VERSION = 1
 MIN_CHUNK_SIZE = 4 * 1024
 MAX_CHUNK_SIZE = 8 * 1024 * 1024
-DEFAULT_CHUNK_SIZE = 1024 * 1024
+# What the phone uploads per request. Every chunk costs fixed work besides its
+# bytes (a proof signed on the phone, request authentication, the upload's row
+# lock and key derivation on the server), so 1 MiB chunks spent about half an
+# upload on that (bench/bench_evidence.py prints both sizes). 4 MiB is 2-4 s of
+# a mobile uplink: what a cut connection can cost to resend, and what one
+# request holds in memory on either side (MAX_CHUNK_SIZE bounds it).
+DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 SALT_SIZE = 16
 NONCE_PREFIX_SIZE = 7
 HEADER_SIZE = 1 + 1 + 4 + SALT_SIZE + NONCE_PREFIX_SIZE

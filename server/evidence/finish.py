@@ -96,6 +96,12 @@ class RunningHashes:
             while len(self._states) > self.capacity:
                 self._states.popitem(last=False)
 
+    def position(self, object_id: str) -> int | None:
+        """How many chunks of the upload this process has fed, in order."""
+        with self._lock:
+            entry = self._states.get(object_id)
+        return entry[0] if entry is not None else None
+
     def take(self, object_id: str, count: int) -> str | None:
         with self._lock:
             entry = self._states.pop(object_id, None)

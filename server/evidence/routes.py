@@ -37,7 +37,7 @@ def _bound_chunk_bodies() -> None:
 def create_upload(data: dict[str, Any]) -> Any:
     """Start an upload (idempotent on the phone's object id)"""
     principal = current_principal()
-    evidence, created = service.create_upload(principal.account, principal.device.id, data)
+    evidence, created = service.create_upload(principal.account, principal.device_id, data)
     return evidence if created else (evidence, 200)
 
 
@@ -55,8 +55,7 @@ def upload_status(object_id: str) -> Any:
 @blp.response(200, s.ChunkAckSchema)
 def put_chunk(object_id: str, index: int) -> Any:
     """Send one encrypted chunk (the raw body); a resend of the same bytes is acknowledged"""
-    principal = current_principal()
-    return service.put_chunk(principal.account, principal.device.id, object_id, index,
+    return service.put_chunk(current_principal(), object_id, index,
                              request.get_data(cache=True),
                              request.headers.get("X-Final-Chunk") == "1")
 

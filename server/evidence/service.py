@@ -1,22 +1,24 @@
 """Evidence uploads: create, take chunks, finish, abort, expire.
 
 Resumable and idempotent: the phone picks the object id; the row's
-`next_chunk` says how far the server got, in any process. Chunk i is
-authenticated with the device's object key as it arrives and stored as
-ciphertext only; nothing is stored for a chunk that fails.
+`next_chunk`, extended over the stored chunks that authenticate
+(server.evidence.progress), says how far the server got, in any process.
+Chunk i is authenticated with the device's object key as it arrives and
+stored as ciphertext only (fsynced before the ack); nothing is stored for a
+chunk that fails.
 Finishing (hash, sealing, viewer copy) is in server.evidence.finish.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from server.api.errors import (
     Conflict,
@@ -27,19 +29,22 @@ from server.api.errors import (
 )
 from server.audit.service import record
 from server.dbtypes import utcnow
-from server.evidence import crypto, finish, images
+from server.evidence import crypto, finish, images, progress
 from server.evidence.models import ABORTED, COMPLETE, EXPIRED, UPLOADING, Evidence
 from server.evidence.storage import get_store
 from server.extensions import db
 from server.identity import policy
+from server.identity.authn import Principal
 from server.identity.models import Account, Jurisdiction
 from shared.profiles import get_profile
 from shared.stream import StreamDecryptor, StreamError
 
 _DECLARED = ("size", "sha256", "chunk_count", "stream_header", "declared_type")
+COMMIT_EVERY_MS = 1000
 
 
-def create_upload(actor: Account, device_id: str, data: dict[str, Any]) -> tuple[Evidence, bool]:
+def create_upload(actor: Account, device_id: str,
+                  data: dict[str, Any]) -> tuple[Evidence | dict[str, Any], bool]:
     """Start (or, for the same declaration, find again) an upload. True if new."""
     declared = images.canonical_type(data["content_type"])
     if declared not in images.ALLOWED_TYPES:
@@ -88,7 +93,7 @@ def create_upload(actor: Account, device_id: str, data: dict[str, Any]) -> tuple
     if existing.state not in (UPLOADING, COMPLETE):
         raise Conflict(f"Upload {existing.id} is {existing.state} ({existing.failure}); "
                        "start again with a new id.", reason=existing.state)
-    return existing, False
+    return progress.status(existing, get_store()), False
 
 
 def _owner_jurisdiction(actor: Account, jurisdiction_id: int | None) -> Jurisdiction:
@@ -101,34 +106,38 @@ def _owner_jurisdiction(actor: Account, jurisdiction_id: int | None) -> Jurisdic
     return jurisdiction
 
 
-def _locked(actor: Account, object_id: str) -> Evidence:
-    # A no-op UPDATE takes the row's write lock on both databases (SQLite has no
-    # SELECT ... FOR UPDATE): requests for one upload run one after another, in
-    # any process, until this transaction ends.
-    db.session.execute(update(Evidence).where(Evidence.id == object_id)
-                       .values(next_chunk=Evidence.next_chunk)
-                       .execution_options(synchronize_session=False))
-    ev = db.session.scalar(select(Evidence).where(Evidence.id == object_id)
-                           .options(joinedload(Evidence.jurisdiction))
+def _locked(object_id: str, actor_id: str, actor: Callable[[], Account]) -> Evidence:
+    """The upload's row, write-locked until this transaction ends, if `actor` may feed it.
+
+    A no-op UPDATE takes the row's write lock on both databases (SQLite has no
+    SELECT ... FOR UPDATE), and RETURNING reads it in the same statement:
+    requests for one upload run one after another, in any process. Only the
+    uploader may feed an upload; anyone else gets policy's answer (the account
+    row is loaded only then).
+    """
+    ev = db.session.scalar(update(Evidence).where(Evidence.id == object_id)
+                           .values(next_chunk=Evidence.next_chunk).returning(Evidence)
                            .execution_options(populate_existing=True))
     if ev is None:
         raise NotFound("Not found.")
-    policy.authorize(actor, "evidence.upload", ev.jurisdiction, owner_id=ev.uploader_id)
+    if ev.uploader_id != actor_id:
+        policy.authorize(actor(), "evidence.upload", ev.jurisdiction, owner_id=ev.uploader_id)
     return ev
 
 
-def upload_status(actor: Account, object_id: str) -> Evidence:
+def upload_status(actor: Account, object_id: str) -> dict[str, Any]:
     ev = db.session.get(Evidence, object_id)
     if ev is None:
         raise NotFound("Not found.")
     policy.authorize(actor, "evidence.upload", ev.jurisdiction, owner_id=ev.uploader_id)
-    return ev
+    return progress.status(ev, get_store())
 
 
-def put_chunk(actor: Account, device_id: str, object_id: str, index: int, body: bytes,
+def put_chunk(principal: Principal, object_id: str, index: int, body: bytes,
               final_flag: bool) -> dict[str, Any]:
-    ev = _locked(actor, object_id)
-    if ev.device_id != device_id:
+    """Take chunk `index`. Costs no account or device read: ids come with the principal."""
+    ev = _locked(object_id, principal.account_id, lambda: principal.account)
+    if ev.device_id != principal.device_id:
         raise Conflict("This upload was started on another device.", reason="other_device")
     if not 0 <= index < ev.chunk_count:
         raise Unprocessable(f"Chunk index {index} is outside 0..{ev.chunk_count - 1}.",
@@ -136,16 +145,24 @@ def put_chunk(actor: Account, device_id: str, object_id: str, index: int, body: 
     store = get_store()
     prof = get_profile(ev.profile)
     stride = ev.chunk_size + prof.tag_size
-    if index < ev.next_chunk and ev.state in (UPLOADING, COMPLETE):
+    own = finish.RUNNING.position(ev.id) or 0
+    if index < max(ev.next_chunk, own) and ev.state in (UPLOADING, COMPLETE):
         length = crypto.ciphertext_length(ev.chunk_size, ev.size, index, ev.chunk_count,
                                           prof.tag_size)
         stored = store.read_chunk(ev.id, "orig", index, index * stride, length)
         if hmac.compare_digest(stored, body):
-            return _ack(ev, index, duplicate=True)
+            return _ack(ev, max(ev.next_chunk, own), index, duplicate=True)
         raise Conflict(f"Chunk {index} was already acknowledged with different bytes.",
                        reason="chunk_differs")
     if ev.state != UPLOADING:
         raise Conflict(f"Upload {ev.id} is {ev.state}.", reason=ev.state)
+    key = crypto.object_key(ev.device_id, ev.id, ev.profile)
+    if index > ev.next_chunk:  # the row may lag behind what was acknowledged
+        try:
+            ev.next_chunk = progress.recovered(ev, store, upto=index, key=key)
+        except progress.AlteredAtRest as exc:
+            finish.fail(ev, store, Conflict(f"Stored chunk {exc.index} did not read back "
+                                            "intact.", reason="storage_integrity"))
     if index != ev.next_chunk:
         raise Conflict(f"Expected chunk {ev.next_chunk}, got {index}.",
                        errors={"next_chunk": ev.next_chunk}, reason="chunk_order")
@@ -156,11 +173,11 @@ def put_chunk(actor: Account, device_id: str, object_id: str, index: int, body: 
                             reason="final_flag")
     if len(body) > stride:
         raise PayloadTooLarge(f"A chunk holds at most {stride} bytes here; got {len(body)}.")
-    key = crypto.object_key(ev.device_id, ev.id, ev.profile)
     try:
         plain = StreamDecryptor(key, ev.stream_header).decrypt_chunk(index, body, final)
     except StreamError:
-        record("evidence.chunk_reject", actor=actor, target_type="evidence", target_id=ev.id,
+        record("evidence.chunk_reject", actor=principal.account, target_type="evidence",
+               target_id=ev.id,
                outcome="rejected", details={"index": index})
         db.session.commit()
         raise Unprocessable(f"Chunk {index} does not authenticate: it was altered, cut, "
@@ -171,23 +188,32 @@ def put_chunk(actor: Account, device_id: str, object_id: str, index: int, body: 
                                              "declared.", reason="size_mismatch"))
     if index == 0:
         finish.check_type(ev, store, plain)
-    store.write_chunk(ev.id, "orig", index, index * stride, body)
+    store.write_chunk(ev.id, "orig", index, index * stride, body)  # fsynced: acknowledged
     finish.RUNNING.feed(ev.id, index, plain)
-    ev.next_chunk, ev.stored_bytes, ev.updated_at = index + 1, ev.stored_bytes + len(body), utcnow()
+    now = utcnow()
+    # Progress is committed on the first and last chunk and every COMMIT_EVERY_MS;
+    # in between the stored chunk is the record (server.evidence.progress).
+    every = current_app.config.get("SHOUWANG_EVIDENCE_COMMIT_EVERY_MS", COMMIT_EVERY_MS)
+    due = index == 0 or final or now - ev.updated_at >= timedelta(milliseconds=every)
+    ev.next_chunk, ev.stored_bytes = index + 1, index * stride + len(body)
     if final:
-        finish.complete(actor, ev, store, key)
-    ack = _ack(ev, index, duplicate=False)  # before the commit expires the row's attributes
-    db.session.commit()
+        finish.complete(principal.account, ev, store, key)
+    ack = _ack(ev, ev.next_chunk, index, duplicate=False)  # before the commit expires the row
+    if due:
+        ev.updated_at = now
+        db.session.commit()
+    else:
+        db.session.rollback()  # ends the transaction and its row lock; nothing to keep
     return ack
 
 
-def _ack(ev: Evidence, index: int, duplicate: bool) -> dict[str, Any]:
-    return {"id": ev.id, "index": index, "next_chunk": ev.next_chunk, "state": ev.state,
+def _ack(ev: Evidence, next_chunk: int, index: int, duplicate: bool) -> dict[str, Any]:
+    return {"id": ev.id, "index": index, "next_chunk": next_chunk, "state": ev.state,
             "duplicate": duplicate}
 
 
 def abort_upload(actor: Account, object_id: str) -> None:
-    ev = _locked(actor, object_id)
+    ev = _locked(object_id, actor.id, lambda: actor)
     if ev.state == COMPLETE:
         raise Conflict("Completed evidence is kept; it cannot be deleted.", reason="complete")
     if ev.state == UPLOADING:
