@@ -1,13 +1,14 @@
 """Check-in = a passed liveness challenge + a GPS fix + the device proof.
 
-Idempotent on the phone's id (IETF Idempotency-Key draft): the same id with
-the same body gets the stored answer, failures included; with another body a
-422. The device proof is the request's DPoP proof, checked before this runs;
-the check-in keeps the device and the body's hash. The liveness challenge is
-claimed through the biometrics service inside this transaction, so a challenge
-serves one check-in only. A refused face is stored as a failed check-in (the
-liveness_failure_limit-th in 24 h raises an alert) and answered 422. Whatever
-happens, the fix is kept.
+Idempotent on the phone's id through server/api/idempotency.py (IETF
+Idempotency-Key draft): the same id with the same body gets the stored answer,
+failures included; with another body a 422; while the first is running a 409.
+The answer is recorded here, in the check-in's own transaction. The device proof
+is the request's DPoP proof, checked before this runs; the check-in keeps the device.
+The liveness challenge is claimed through the biometrics service inside this
+transaction, so a challenge serves one check-in only. A refused face is stored as
+a failed check-in (the liveness_failure_limit-th in 24 h raises an alert) and
+answered 422. Whatever happens, the fix is kept.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from server.api import idempotency
 from server.api.errors import ApiError, Unprocessable, envelope
 from server.biometrics.service import claim_passed_challenge
 from server.extensions import db
@@ -27,26 +29,21 @@ from server.supervision.checkin_fix import record_fix
 from server.supervision.checkin_timing import judge_timing, settle
 from server.supervision.clock import now as clock_now
 from server.supervision.config import settings
-from server.supervision.locations import request_hash
 from server.supervision.models import Case
 from server.supervision.models_activity import FAILED, Checkin
 from server.supervision.models_alerts import VIOLATION
 from server.supervision.schedule import local_date
 
 CHALLENGE_PURPOSE = "checkin"  # recorded as what the challenge was claimed for
+ENDPOINT = "supervision.checkins"  # the idempotency scope
 
 
 def check_in(actor: Account, device_id: str, data: dict[str, Any],
-             now: datetime | None = None, digest: str | None = None,
-             ) -> tuple[dict[str, Any], bool]:
-    """The answer, and whether this call made it (False: a replay). A refused face
-    is stored, committed, then raised as the 422 it is (again on every resend)."""
+             now: datetime | None = None) -> dict[str, Any]:
+    """The answer (201). A refused face is stored and committed with its answer,
+    then raised as the 422 it is (replayed as such on every resend)."""
     now = now or clock_now()
     case = cases.subject_case(actor, data["case_id"])
-    digest = digest or request_hash(data)
-    replay = _replay(case, data["id"], digest)
-    if replay is not None:
-        return replay
     s = settings()
     fix_raw = {**data["fix"], "id": f"checkin:{data['id']}"}
     fixes.check_all([fix_raw], now, s, field="fix")
@@ -60,7 +57,7 @@ def check_in(actor: Account, device_id: str, data: dict[str, Any],
         if exc.errors.get("reason") != "challenge_failed":
             raise  # not decided yet, already used, unknown: nothing to record
         db.session.rollback()
-        _failed(case, device_id, data, digest, fix_raw, exc, now)
+        _failed(case, device_id, data, fix_raw, exc, now)
         raise Unprocessable(exc.message, errors=exc.errors) from None
     location, flags, zone_alerts = record_fix(case, fixes.convert(fix_raw), device_id, now)
     timing = judge_timing(case, data["captured_at"], now)
@@ -69,8 +66,8 @@ def check_in(actor: Account, device_id: str, data: dict[str, Any],
                 > timedelta(seconds=s.capture_mismatch_s))
     reasons = _attention(case, timing.late_reason, flags, outcome.decision, data, mismatch,
                          zone_alerts)
-    checkin = Checkin(case_id=case.id, client_id=data["id"], request_hash=digest,
-                      status=timing.status, captured_at=data["captured_at"], received_at=now,
+    checkin = Checkin(case_id=case.id, client_id=data["id"], status=timing.status,
+                      captured_at=data["captured_at"], received_at=now,
                       window_key=timing.window.key if timing.window else None,
                       random_check_id=timing.random_checks[0].id
                       if timing.random_checks else None,
@@ -84,42 +81,31 @@ def check_in(actor: Account, device_id: str, data: dict[str, Any],
     db.session.add(checkin)
     db.session.flush()
     resolved = settle(case, timing, checkin.id, now)
-    checkin.response = {
+    answer = {
         "id": data["id"], "checkin_id": checkin.id, "status": checkin.status,
         "late": timing.late_reason is not None, "late_reason": timing.late_reason,
         "window": checkin.window_key,
         "random_checks": [c.id for c in timing.random_checks], "flags": list(flags),
         "captured_at": data["captured_at"].isoformat(), "received_at": now.isoformat(),
         "liveness": outcome.decision, "alerts_resolved": resolved}
+    idempotency.record(201, answer)
     db.session.commit()
-    return checkin.response, True
+    return answer
 
 
-def _replay(case: Case, client_id: str, digest: str) -> tuple[dict[str, Any], bool] | None:
-    done = db.session.scalar(select(Checkin).where(Checkin.case_id == case.id,
-                                                   Checkin.client_id == client_id))
-    if done is None:
-        return None
-    if done.request_hash != digest:
-        raise Unprocessable("This check-in id was used for a different check-in.",
-                            reason="idempotency_key_reused")
-    if done.status == FAILED:
-        raise Unprocessable(done.response["message"], errors=done.response["errors"])
-    return done.response, False
-
-
-def _failed(case: Case, device_id: str, data: dict[str, Any], digest: str,
-            fix_raw: dict[str, Any], exc: ApiError, now: datetime) -> None:
+def _failed(case: Case, device_id: str, data: dict[str, Any], fix_raw: dict[str, Any],
+            exc: ApiError, now: datetime) -> None:
     """Keep the attempt and its fix; count failures; answer with the refusal."""
     location, flags, _ = record_fix(case, fixes.convert(fix_raw), device_id, now)
     answer = envelope(422, exc.message, exc.errors)
-    checkin = Checkin(case_id=case.id, client_id=data["id"], request_hash=digest,
-                      status=FAILED, captured_at=data["captured_at"], received_at=now,
+    checkin = Checkin(case_id=case.id, client_id=data["id"], status=FAILED,
+                      captured_at=data["captured_at"], received_at=now,
                       location_id=location.id, device_id=device_id,
                       challenge_id=data["challenge_id"],
                       liveness={"decision": "fail", **exc.errors}, flags=",".join(flags),
                       answers=data.get("answers", {}), needs_attention=True,
-                      attention_reasons=["liveness_failed"], response=answer)
+                      attention_reasons=["liveness_failed"])
+    idempotency.record(422, answer)
     db.session.add(checkin)
     db.session.flush()
     s = settings()

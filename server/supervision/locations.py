@@ -1,10 +1,11 @@
 """Location pings in batches: idempotent, judged, evaluated against the zones as
 they arrive, marked for the trajectory (thinning.py), stored by batch_store.
 
-A batch is one transaction under the case's state-row lock. The same batch key
-with the same body gets the stored answer again; with another body, a 422 (the
-IETF Idempotency-Key draft's rule). A fix already stored under its id is a
-duplicate; one with the same id but other content is kept too, under a
+A batch is one transaction under the case's state-row lock. It is idempotent on
+its `batch_id` through server/api/idempotency.py (the same key and body get the
+stored answer, another body a 422, a delivery still running a 409); the answer is
+written with the batch, in batch_store's single round trip. A fix already stored
+under its id is a duplicate; one with the same id but other content is kept too, under a
 suffixed id and flagged duplicate_id, so no fix is lost to a phone's bug.
 Ingest writes no audit entry of its own (it is neither a read nor a decision);
 the alerts it raises are audited.
@@ -19,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server.api.errors import Conflict, NotFound, Unprocessable
+from server.api import idempotency
+from server.api.errors import NotFound
 from server.extensions import db
 from server.identity.models import Account
 from server.supervision import alerts, batch_store, cases, deadlines, fences, fixes
@@ -27,13 +29,14 @@ from server.supervision.alert_rules import IMPLAUSIBLE_FIX
 from server.supervision.clock import now as clock_now
 from server.supervision.config import settings
 from server.supervision.models import Case
-from server.supervision.models_activity import PING, CaseState, PingBatch
+from server.supervision.models_activity import PING, CaseState
 from server.supervision.models_alerts import VIOLATION, WARNING
 from server.supervision.plausibility import ACCURACY, BLOCKING, MOCK, Previous, judge
 from server.supervision.schedule import local_date
 from server.supervision.thinning import Thinner
 from server.supervision.zonestate import Tracker
 
+ENDPOINT = "supervision.locations"  # the idempotency scope
 DUPLICATE_ID = "duplicate_id"
 _NOT_A_BASE = frozenset({"speed", MOCK, "clock_skew"})  # never the "previous fix"
 
@@ -43,32 +46,30 @@ def request_hash(data: dict[str, Any]) -> str:
     The API fingerprints the body's bytes instead: the phone's outbox resends
     exactly the bytes it stored, and hashing them costs a tenth of this."""
     body = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
+    return idempotency.fingerprint(body.encode())
 
 
 def ingest_batch(actor: Account, device_id: str | None, data: dict[str, Any],
                  now: datetime | None = None, digest: str | None = None,
                  ) -> tuple[dict[str, Any], bool]:
-    """The batch's answer, and whether this call stored it (False: a replay).
+    """The batch's answer, and True (it was stored by this call).
 
-    Three round trips in the common case: lock the state (loading the case), write
-    batch + fixes + state (batch_store), commit. The batch record is written with
-    its answer only after the fixes were judged; if its key turns out taken, all
-    is rolled back and the stored answer (or a 422) is given instead."""
+    Replays never get here: the idempotent route answers them. Called directly (a
+    benchmark, a script), `digest` fingerprints the payload and the answer is
+    recorded all the same. Three round trips in the common case: lock the state
+    (loading the case), write record + batch + fixes + state (batch_store), commit.
+    If the key turns out taken (a concurrent delivery), all is rolled back and
+    KeyTaken raised: the route then answers as for a replay."""
     now = now or clock_now()
+    attempt = idempotency.active() or idempotency.Attempt(
+        actor.id, ENDPOINT, data["batch_id"], digest or request_hash(data))
     state, locked = lock_state(data["case_id"], now)  # serialises batches of one case
     case = cases.subject_case(actor, locked.id)  # the same object: no query
-    digest = digest or request_hash(data)
-    try:
-        fixes.check_all(data["fixes"], now, settings())
-    except Unprocessable:
-        stored = _replay(case.id, data["batch_id"], digest)  # accepted back when it was fresh
-        if stored is None:
-            raise
-        return stored, False
+    fixes.check_all(data["fixes"], now, settings())
     rows, summary, changes = ingest(case, state, data["fixes"], device_id, now)
     response = {"batch_id": data["batch_id"], **summary}
-    batch = batch_store.Batch(case.id, data["batch_id"], digest, response, device_id, now)
+    batch = batch_store.Batch(case.id, data["batch_id"], device_id, now,
+                              attempt.values(201, response))
     outcome = batch_store.write(state, batch, rows, changes)
     if outcome == batch_store.ID_CLASH:  # rare: judge again, every id looked up
         db.session.rollback()
@@ -76,27 +77,14 @@ def ingest_batch(actor: Account, device_id: str | None, data: dict[str, Any],
         rows, summary, changes = ingest(case, state, data["fixes"], device_id, now,
                                         look_up_all=True)
         response = {"batch_id": data["batch_id"], **summary}
-        batch = batch_store.Batch(case.id, data["batch_id"], digest, response, device_id, now)
+        batch = batch_store.Batch(case.id, data["batch_id"], device_id, now,
+                                  attempt.values(201, response))
         outcome = batch_store.write(state, batch, rows, changes)
     if outcome != batch_store.STORED:
         db.session.rollback()
-        stored = _replay(case.id, data["batch_id"], digest)
-        if stored is None:  # pragma: no cover - a concurrent first delivery, still open
-            raise Conflict("The batch is being stored; send it again.", reason="in_flight")
-        return stored, False
+        raise idempotency.KeyTaken(data["batch_id"])
     db.session.commit()
     return response, True
-
-
-def _replay(case_id: int, key: str, digest: str) -> dict[str, Any] | None:
-    done = db.session.scalar(select(PingBatch).where(PingBatch.case_id == case_id,
-                                                     PingBatch.batch_key == key))
-    if done is None:
-        return None
-    if done.request_hash != digest:
-        raise Unprocessable("This batch id was used for a different batch.",
-                            reason="idempotency_key_reused")
-    return done.response
 
 
 def lock_state(case_id: int, now: datetime) -> tuple[CaseState, Case]:

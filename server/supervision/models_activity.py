@@ -72,8 +72,8 @@ class Location(db.Model):  # type: ignore[name-defined]
 
 
 class PingBatch(db.Model):  # type: ignore[name-defined]
-    """Idempotency record of one batch: the same key with the same body gets the
-    stored answer again; with another body, a 422."""
+    """One delivered batch; its fixes point to it. Its answer, and the body's
+    fingerprint, are kept by server/api/idempotency.py with every idempotent answer."""
 
     __tablename__ = "sup_ping_batches"
     __table_args__ = (UniqueConstraint("case_id", "batch_key", name="uq_sup_ping_batches_key"),)
@@ -81,8 +81,6 @@ class PingBatch(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("sup_cases.id"))
     batch_key: Mapped[str] = mapped_column(String(64))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    response: Mapped[dict[str, Any]] = mapped_column(JSON)
     device_id: Mapped[str | None] = mapped_column(IdColumn)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -123,7 +121,6 @@ class Checkin(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("sup_cases.id"), index=True)
     client_id: Mapped[str] = mapped_column(String(64))
-    request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # ok | late | failed | unscheduled
     window_key: Mapped[str | None] = mapped_column(String(40), index=True)
     random_check_id: Mapped[int | None] = mapped_column(Integer)
@@ -140,7 +137,6 @@ class Checkin(db.Model):  # type: ignore[name-defined]
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reviewed_by_id: Mapped[str | None] = mapped_column(IdColumn)
     review: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    response: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # replayed on resend
 
 
 class Annotation(db.Model):  # type: ignore[name-defined]

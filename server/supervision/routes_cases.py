@@ -26,6 +26,7 @@ def _actor() -> Any:
 
 @blp.route("/rules")
 @blp.auth_required()
+@blp.response(200, sa.RuleCatalogueSchema)
 def rules() -> Any:
     """Every automated rule explained, with the thresholds in force (transparency)"""
     return catalogue(settings())

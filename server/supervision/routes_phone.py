@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from flask import request
-
 from server.api import Blueprint
+from server.api.idempotency import idempotent
 from server.api.pagination import SelectPage
 from server.identity.authn import current_principal
-from server.supervision import checkins, locations, notices, phone_view, travel
+from server.supervision import checkins, locations, my_checkins, notices, phone_view, travel
 from server.supervision import schemas as s
 from server.supervision import schemas_phone as sp
 from server.supervision.clock import now as clock_now
@@ -18,11 +16,6 @@ from server.supervision.ids import NOTICE
 
 blp = Blueprint("supervision_phone", __name__, url_prefix="/api/supervision",
                 description="Bail supervision: the subject's phone")
-
-
-def _body_digest() -> str:
-    """The idempotency fingerprint: the exact bytes (the outbox resends them as stored)."""
-    return hashlib.sha256(request.get_data(cache=True)).hexdigest()
 
 
 @blp.route("/me")
@@ -33,30 +26,36 @@ def me() -> Any:
     return phone_view.my_case(current_principal().account)
 
 
+@blp.route("/checkins")
+@blp.auth_required("subject")
+@blp.response(200, sp.MyCheckinSchema(many=True))
+@blp.paginate(SelectPage)
+def list_my_checkins() -> Any:
+    """My check-ins on my case, newest first: status, reasons, reviewed (audited)"""
+    return my_checkins.my_checkins(current_principal().account)
+
+
 @blp.route("/checkins", methods=["POST"])
 @blp.auth_required("subject")
 @blp.arguments(sp.CheckinRequestSchema)
 @blp.response(201, sp.CheckinResultSchema)
-@blp.alt_response(200, schema=sp.CheckinResultSchema, description="The same check-in, again")
+@idempotent(blp, checkins.ENDPOINT, body_key="id")
 def check_in(data: dict[str, Any]) -> Any:
     """Check in: a passed liveness challenge + a GPS fix (idempotent on `id`)"""
     principal = current_principal()
-    answer, created = checkins.check_in(principal.account, principal.device.id, data,
-                                        digest=_body_digest())
-    return answer if created else (answer, 200)
+    return checkins.check_in(principal.account, principal.device_id, data)
 
 
 @blp.route("/locations", methods=["POST"])
 @blp.auth_required("subject")
 @blp.arguments(sp.PingBatchSchema)
 @blp.response(201, sp.PingBatchResultSchema)
-@blp.alt_response(200, schema=sp.PingBatchResultSchema, description="The same batch, again")
+@idempotent(blp, locations.ENDPOINT, body_key="batch_id")
 def ping_batch(data: dict[str, Any]) -> Any:
     """Send a batch of background fixes (idempotent on `batch_id`, fixes on `id`)"""
     principal = current_principal()
-    answer, created = locations.ingest_batch(principal.account, principal.device.id, data,
-                                             digest=_body_digest())
-    return answer if created else (answer, 200)
+    answer, _ = locations.ingest_batch(principal.account, principal.device_id, data)
+    return answer
 
 
 @blp.route("/travel", methods=["POST"])

@@ -136,3 +136,19 @@ class LocationSchema(ma.Schema):
     is_mock = fields.Boolean()
     flags = fields.Function(lambda r: [f for f in r.flags.split(",") if f])
     crossings = fields.Function(lambda r: [f for f in r.crossings.split(",") if f])
+
+
+class RuleExplainedSchema(Schema):
+    rule = fields.String()
+    title = fields.String()
+    how_decided = fields.String()
+    parameters = fields.Dict(keys=fields.String(), metadata={
+        "description": "Thresholds in force; 'per rule/zone/case' where each record sets it"})
+    evidence = fields.List(fields.String(), metadata={"description": "What an alert keeps"})
+
+
+class RuleCatalogueSchema(Schema):
+    rules = fields.List(fields.Nested(RuleExplainedSchema))
+    escalation = fields.String()
+    case_status = fields.String()
+    datum = fields.String()

@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from server.api import IntId, Schema
+from server.supervision import my_checkins
 from server.supervision.schemas import Lat, Lon, RuleSchema, ZoneSchema
 from shared.geo import DATUMS, WGS84
 
@@ -124,3 +125,21 @@ class MyCaseSchema(ma.Schema):
     windows = fields.List(fields.Nested(WindowSchema))
     random_checks = fields.List(fields.Dict())
     court_dates = fields.List(fields.Dict())
+
+
+class MyCheckinSchema(ma.Schema):
+    """One of my check-ins: no biometric data, no officer's notes."""
+
+    id = fields.String(attribute="client_id", metadata={
+        "description": "the phone's id (the outbox item it was sent from)"})
+    checkin_id = fields.Integer(attribute="id")
+    captured_at = fields.DateTime(metadata={"description": "when I checked in"})
+    received_at = fields.DateTime()
+    status = fields.Function(my_checkins.status_word, metadata={
+        "description": "on_time | late | refused | unscheduled"})
+    reasons = fields.Function(my_checkins.reasons, metadata={
+        "description": "codes: late:<why>, flag:<what>, liveness_failed, ..."})
+    window = fields.String(attribute="window_key", allow_none=True)
+    reviewed = fields.Function(lambda c: c.reviewed_at is not None, metadata={
+        "description": "an officer has looked at it"})
+    reviewed_at = fields.DateTime(allow_none=True)

@@ -235,7 +235,7 @@ class Harness:
         """Many phones activate from one address here; the limiter (in our own Redis)
         would rightly refuse the eleventh in a minute."""
         r = self.redis()
-        for key in r.scan_iter("LIMITER*"):
+        for key in r.scan_iter("*LIMITER*"):  # the limits library prefixes "LIMITS:"
             r.delete(key)
 
     # -- PostgreSQL

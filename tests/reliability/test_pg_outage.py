@@ -52,10 +52,12 @@ def test_outage_answers_503_and_recovers(harness: Harness) -> None:
         call_retrying(phone, "POST", "/api/supervision/locations", body)
 
     # Nothing half-written: every batch complete, every fix once.
-    rows = harness.rows("SELECT b.response, (SELECT count(*) FROM sup_locations l "
+    rows = harness.rows("SELECT i.body, (SELECT count(*) FROM sup_locations l "
                         "WHERE l.batch_id = b.id) AS n FROM sup_ping_batches b "
-                        "WHERE b.case_id = :c", c=subject.case_id)
-    assert len(rows) == index + 1
-    assert all(r.n == r.response["stored"] == 5 for r in rows)
+                        "JOIN idempotency_keys i ON i.key = b.batch_key "
+                        "AND i.account_id = :a AND i.endpoint = 'supervision.locations' "
+                        "WHERE b.case_id = :c", c=subject.case_id, a=subject.account_id)
+    assert len(rows) == index + 1  # each batch with its recorded answer
+    assert all(r.n == r.body["stored"] == 5 for r in rows)
     assert harness.scalar("SELECT count(*) FROM sup_locations WHERE case_id = :c",
                           c=subject.case_id) == 5 * (index + 1)

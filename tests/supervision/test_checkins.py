@@ -59,7 +59,9 @@ def test_an_on_time_check_in_is_idempotent_and_satisfies_its_window(enrolled):
     assert answer["status"] == "ok" and answer["late"] is False
     assert answer["window"].endswith(":2026-12-01") and answer["liveness"] == "pass"
     again = world.subject.post("/api/supervision/checkins", body)
-    assert again.status_code == 200 and again.get_json() == answer
+    assert again.status_code == 201 and again.get_json() == answer  # the first answer
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
     changed = world.subject.post("/api/supervision/checkins", {**body, "answers": {"x": 1}})
     assert changed.status_code == 422
     assert changed.get_json()["errors"]["reason"] == "idempotency_key_reused"
@@ -121,6 +123,7 @@ def test_refused_faces_are_kept_answered_422_and_alerted_when_repeated(enrolled)
     assert response.get_json()["errors"]["reason"] == "challenge_failed"
     again = world.subject.post("/api/supervision/checkins", first)
     assert again.status_code == 422 and again.get_json() == response.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert _alerts(world, "liveness_failures") == []
     second = checkin_body(world, failed_challenge(world), local("2026-12-01 10:05"),
                           spot=north(200))

@@ -27,7 +27,8 @@ def test_a_batch_is_stored_and_a_resend_gets_the_same_answer(world):
     assert first.status_code == 201
     assert first.get_json()["stored"] == 5 and first.get_json()["duplicates"] == 0
     again = world.pings(fixes, batch_id="batch-000001")
-    assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert again.status_code == 201 and again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
     stored = _fixes(world.app, world.case_id)
     assert len(stored) == 5
     from server.extensions import db
