@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
@@ -21,6 +22,7 @@ def create_app(overrides: dict[str, str] | None = None,
     app.config.update(flask_overrides or {})
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     register_logging(app)
+    register_request_limits(app)
     register_extensions(app, settings)
     register_blueprints(app)
     register_commands(app)
@@ -32,6 +34,30 @@ def register_logging(app: Flask) -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_request_limits(app: Flask) -> None:
+    """MAX_CONTENT_LENGTH (config.py) for bodies sent without a length as well.
+
+    Werkzeug refuses a declared Content-Length over the limit at once (413), but
+    cuts a chunked body off at the limit without a word: the app then sees a
+    truncated body (a bad proof hash, broken JSON) instead of a 413. So a chunked
+    body is read here, at most one byte past the limit, and handed on with its
+    length, as if the client had declared it.
+    """
+    from flask import request
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    @app.before_request
+    def bound_chunked_body() -> None:
+        env = request.environ
+        if env.get("CONTENT_LENGTH") or "chunked" not in env.get("HTTP_TRANSFER_ENCODING", ""):
+            return
+        limit = int(app.config["MAX_CONTENT_LENGTH"])
+        data = env["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            raise RequestEntityTooLarge()
+        env["wsgi.input"], env["CONTENT_LENGTH"] = io.BytesIO(data), str(len(data))
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:

@@ -27,8 +27,10 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 ADVICE = {
     "not_an_image": "Send a JPEG photo (PNG is accepted for intake photos).",
     "not_a_jpeg": "Send the frames as JPEG.",
-    "image_too_large": "Send a smaller picture (frames 480x640, photos up to 50 megapixels).",
+    "image_too_large": "Send a smaller picture (frames 480x640, photos up to 50 megapixels, "
+                       "12 as PNG).",
     "truncated_image": "The picture arrived incomplete; send it again.",
+    "trailing_data": "Send the picture as the camera made it, with nothing appended.",
     "no_face": "Hold the phone so the whole face is in the picture.",
     "several_faces": "Only one person may be in the picture.",
     "too_dark": "Move to a brighter place.",
@@ -97,6 +99,8 @@ def check_frame(index: int, data: bytes) -> None:
         img.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputRefused(index, "truncated_image", f"frame cannot be decoded: {exc}") from None
+    if pipeline.trailing_data(data, "JPEG"):
+        raise InputRefused(index, "trailing_data", "data follows the end of the JPEG")
 
 
 def _frontal(frames: list[FrameAnalysis | None], count: int) -> list[int]:
@@ -133,7 +137,8 @@ def judge_frames(jpegs: Sequence[bytes], t_ms: Sequence[int], actions: Sequence[
     reference = template if template is not None else (
         encodings[0] if encodings else np.zeros(128))
     policy = liveness.LivenessPolicy(max_frames=limits.MAX_FRAMES, match_threshold=threshold,
-                                     deadline_s=float(limits.CHALLENGE_TTL_S))
+                                     deadline_s=float(limits.CHALLENGE_TTL_S),
+                                     min_encoded_frames=limits.ENCODED_FRAMES)
     result = liveness.evaluate(liveness.Challenge(tuple(actions)), frames,
                                [t / 1000 for t in t_ms], reference, policy=policy,
                                mirrored=mirrored, elapsed_s=elapsed_s)

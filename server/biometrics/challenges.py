@@ -54,7 +54,7 @@ CLOCK_SLACK_S = 2.0
 STATUS = {"pass": PASSED, "review": REVIEW, "fail": FAILED}
 _REFUSAL_STATUS: dict[str, type[ApiError]] = {
     "not_a_jpeg": UnsupportedMediaType, "not_an_image": UnsupportedMediaType,
-    "image_too_large": PayloadTooLarge,
+    "image_too_large": PayloadTooLarge, "trailing_data": UnsupportedMediaType,
 }
 
 

@@ -83,6 +83,43 @@ def test_huge_dimensions_are_rejected_before_decoding(
     assert info.value.reason_code == "image_too_large"
 
 
+def test_a_png_is_held_to_a_lower_pixel_limit_than_a_jpeg(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PNG decodes whole (no DCT scaling): 16 MP is refused from the header alone."""
+    data = huge_png(4000, 4000)
+
+    def no_decode(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("pixel data must not be decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
+    with pytest.raises(FaceInputError) as info:
+        pipeline.decode_image(data)
+    assert info.value.reason_code == "image_too_large"
+
+
+def zip_archive() -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.html", "<script>alert(1)</script>")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("tail", [zip_archive(), b"<html><script>alert(1)</script></html>"],
+                         ids=["zip", "html"])
+def test_a_polyglot_photo_is_refused(tail: bytes) -> None:
+    """A JPEG that is also a ZIP archive or an HTML page: the other life follows the
+    JPEG's end marker, where Pillow stops reading; refused, not decoded as a face."""
+    assert reason(raw("obama.jpg") + tail) == "trailing_data"
+    assert reason(png_bytes(np.full((200, 200, 3), 90, np.uint8)) + tail) == "trailing_data"
+
+
+def test_nul_padding_after_the_end_is_not_a_polyglot() -> None:
+    assert pipeline.analyze_image(raw("obama.jpg") + b"\x00" * 64).face_count == 1
+
+
 def test_exif_orientation_is_applied() -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, displayed rotated 90 degrees
@@ -177,6 +214,22 @@ def test_tracking_finds_the_face_near_the_previous_box() -> None:
     moved = np.roll(image, (12, -9), axis=(0, 1))  # the head moved a little
     tracked = pipeline.analyze_frame(moved, previous=full.box)
     assert np.abs(tracked.landmarks68[30] - (full.landmarks68[30] + [-9, 12])).max() < 6
+
+
+def test_the_periodic_full_frame_pass_still_counts_a_second_face() -> None:
+    """Tracked frames look only near the face; every 8th frame is searched whole, on a
+    copy shrunk so that faces half as wide as the tracked one are still found."""
+    two = pipeline.decode_image(raw("two_people.jpg"))  # faces ~103 and ~86 px wide
+    tracked = pipeline.Box(0, 190, 190, 0)  # shrinks the frame by 190/160
+    fa = pipeline.analyze_frame(two, single_face=False, size_hint=tracked)
+    assert fa.face_count == 2
+
+
+def test_a_sequence_searches_whole_frames_periodically() -> None:
+    image = pipeline.decode_image(raw("obama.jpg"))
+    two = pipeline.decode_image(raw("two_people.jpg"))  # a second person walks in
+    frames = pipeline.analyze_sequence([image] * 8 + [two], encode_indices=[])
+    assert [f.face_count for f in frames if f is not None][-1] == 2
 
 
 def test_sequence_encodes_few_frames_and_marks_missing_faces() -> None:
