@@ -66,6 +66,12 @@ class ApiProblem(Exception):
         return self.status == 0
 
     @property
+    def in_flight(self) -> bool:
+        """The server is still working on an earlier send of the same idempotency key:
+        not a refusal, ask again after Retry-After (and the answer will be that one)."""
+        return self.status == 409 and self.reason == "request_in_flight"
+
+    @property
     def retryable(self) -> bool:
         return self.status in (0, 408, 425, 429, 500, 502, 503, 504)
 
@@ -96,6 +102,18 @@ class ApiClient:
     def activate(self, code: str, device_name: str = "", platform: str = "") -> dict[str, Any]:
         body = {"activation_code": code, "device_name": device_name, "platform": platform}
         return self._keep(self._send("POST", "/api/auth/activate", body, token=None))
+
+    def face_challenge(self) -> dict[str, Any]:
+        """A face-login challenge for this device: the proof's key names it, no token."""
+        return dict(self._send("POST", "/api/auth/face/challenge", None, token=None))
+
+    def face_login(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The frames of a face-login challenge. Passed: the tokens (kept here), as a
+        password login gives; sent to an officer's review: the decision only."""
+        answer = dict(self._send("POST", "/api/auth/face/login", body, token=None))
+        if answer.get("access_token"):
+            self._keep(answer)
+        return answer
 
     def refresh(self) -> None:
         refresh_token = self.store.get("refresh_token")

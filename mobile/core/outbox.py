@@ -49,6 +49,25 @@ CREATE TABLE IF NOT EXISTS outbox (
 )"""
 
 
+# Fixes waiting to become one batch item: committed as they are taken, so a crash or a
+# dead battery between two batches loses nothing. Moved into `outbox` in one transaction.
+_STAGED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS staged (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    body BLOB NOT NULL,
+    staged_at REAL NOT NULL
+)"""
+
+
+@dataclass(frozen=True)
+class Staged:
+    """One record waiting in a stream (e.g. one GPS fix waiting for its batch)."""
+
+    body: dict[str, Any]
+    staged_at: float
+
+
 @dataclass(frozen=True)
 class Item:
     id: str
@@ -119,6 +138,7 @@ class Outbox:
         self._db.execute("PRAGMA busy_timeout=5000")
         with self._tx() as db:
             db.execute(_SCHEMA)
+            db.execute(_STAGED_SCHEMA)
             # Killed mid-send: we can't know whether the server got it, so send again.
             db.execute("UPDATE outbox SET state='pending' WHERE state='sending'")
 
@@ -182,6 +202,49 @@ class Outbox:
                  datetime.fromtimestamp(now, UTC).isoformat(), _utc_text(capture_time), now))
         return item_id
 
+    def stage(self, stream: str, body: dict[str, Any]) -> None:
+        """Keep one record durably (committed before returning) until `enqueue_staged`."""
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        with self._tx() as db:
+            db.execute("INSERT INTO staged (stream, body, staged_at) VALUES (?, ?, ?)",
+                       (stream, raw, self._clock()))
+
+    def staged(self, stream: str) -> list[Staged]:
+        """What waits in a stream, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT body, staged_at FROM staged WHERE stream=?"
+                                    " ORDER BY seq", (stream,)).fetchall()
+        return [Staged(json.loads(r["body"]), r["staged_at"]) for r in rows]
+
+    def enqueue_staged(self, stream: str, kind: str, method: str, path: str,
+                       make_body: Callable[[list[dict[str, Any]]], dict[str, Any]],
+                       capture_time: Callable[[list[dict[str, Any]]], datetime],
+                       item_id: str, limit: int = 1000) -> str | None:
+        """Turn up to `limit` staged records into ONE outbox item, atomically: each
+        record is either still staged or in the item, never both, never neither.
+        None when nothing was staged."""
+        if kind not in KINDS or not _ID_RE.fullmatch(item_id):
+            raise ValueError("unknown kind or bad item_id")
+        now = self._clock()
+        with self._tx() as db:  # read and move under one lock: no record sent twice
+            rows = db.execute("SELECT seq, body FROM staged WHERE stream=? ORDER BY seq"
+                              " LIMIT ?", (stream, limit)).fetchall()
+            if not rows:
+                return None
+            records = [json.loads(r["body"]) for r in rows]
+            raw = json.dumps(make_body(records), ensure_ascii=False,
+                             separators=(",", ":")).encode()
+            db.execute(
+                "INSERT INTO outbox (id, kind, method, path, body, created_at, capture_time,"
+                " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (item_id, kind, method.upper(), path, raw,
+                 datetime.fromtimestamp(now, UTC).isoformat(),
+                 _utc_text(capture_time(records)), now))
+            marks = ",".join("?" * len(rows))
+            db.execute(f"DELETE FROM staged WHERE seq IN ({marks})",  # noqa: S608 - marks
+                       [r["seq"] for r in rows])
+        return item_id
+
     def get(self, item_id: str) -> Item | None:
         found = self._select("id = ?", (item_id,))
         return found[0] if found else None
@@ -193,6 +256,11 @@ class Outbox:
     def rejected(self) -> list[Item]:
         """Refused by the server: the person must see these."""
         return self._select("state = 'rejected'")
+
+    def of_kind(self, kind: str) -> list[Item]:
+        """Every item of a kind still on the phone, delivered ones too, newest first
+        (the history a person reads)."""
+        return self._select("kind = ?", (kind,))[::-1]
 
     def due(self, now: float) -> list[Item]:
         """Items to send at `now`: per kind, the leading run of pending items that are due."""

@@ -54,6 +54,7 @@ class ShouwangApp(App):
         self.lang = chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
         self.worker = Worker(default_error=self.show_problem)
         self.nav: Navigator
+        self._track_tick: Any = None
 
     # -- Kivy lifecycle -------------------------------------------------------------
     def get_application_config(self, defaultpath: str = "") -> str:
@@ -92,6 +93,7 @@ class ShouwangApp(App):
     def on_stop(self) -> None:
         Window.unbind(on_keyboard=self._on_key)
         self._outbox_tick.cancel()
+        self._stop_tracking()
         self.worker.shutdown()
 
     # -- strings ----------------------------------------------------------------------
@@ -127,6 +129,24 @@ class ShouwangApp(App):
             self.nav.open_program(program, account["role"])
         if not online:
             self.toast(offline_text(self.bound_tr, self.core.pending_items(), None))
+        if account.get("role") == "subject" and self.core.location is not None:
+            run_async(self.core.my_case_id, self._start_tracking, lambda _e: None)
+
+    # -- background location (a subject's) ----------------------------------------------
+    def _start_tracking(self, case_id: int | None) -> None:
+        # On a desktop the Kivy Clock drives the tracker while the app is open; on
+        # Android a foreground service would call the same tick (see buildozer.spec).
+        if case_id is None or not self.account:
+            return
+        tracker = self.core.start_tracking(case_id)
+        if tracker is not None and self._track_tick is None:
+            self._track_tick = Clock.schedule_interval(tracker.tick, tracker.every_s)
+
+    def _stop_tracking(self) -> None:
+        if self._track_tick is not None:
+            self._track_tick.cancel()
+            self._track_tick = None
+        self.core.stop_tracking()
 
     def _resume_failed(self, error: BaseException) -> None:
         self.nav.show("login").busy = False
@@ -145,6 +165,7 @@ class ShouwangApp(App):
     def signed_out(self, message: str = "") -> None:
         role = (self.account or self.core.cached_account() or {}).get("role")
         self.account = {}
+        self._stop_tracking()
         self.nav.close_program("login")
         # Whoever enrolled with a code will need a code again: open on that panel.
         self.nav.show("login", message=message,

@@ -30,6 +30,7 @@ from mobile.core.sensors import (
     LocationProvider,
     default_location_provider,
 )
+from mobile.core.tracker import LocationTracker, TrackerSettings
 
 ACCOUNT_CACHE = "account.cache"  # last /api/me answer, so an offline start still knows the role
 PAGE_SIZE = 100  # flask-smorest's maximum: fewest round trips
@@ -68,6 +69,7 @@ class AppCore:
         self.keystore, self.outbox = keystore, outbox
         self.client = ApiClient(self.server, keystore.ed25519_key(), keystore)
         self.location, self.frames = location, frames
+        self.tracker: LocationTracker | None = None
         self._prefs_lock = threading.Lock()
 
     @classmethod
@@ -91,7 +93,43 @@ class AppCore:
                    location, frames)
 
     def close(self) -> None:
+        self.stop_tracking()
         self.outbox.close()
+
+    # -- background location ------------------------------------------------------
+    def start_tracking(self, case_id: int,
+                       settings: TrackerSettings | None = None) -> LocationTracker | None:
+        """A subject's background location (None without a GPS). The host calls
+        `tracker.tick` every `tracker.every_s` seconds; the outbox delivers."""
+        if self.location is None:
+            return None
+        if self.tracker is not None and self.tracker.case_id == case_id:
+            return self.tracker
+        self.stop_tracking()
+        self.tracker = LocationTracker(self.outbox, self.location, case_id, settings)
+        self.tracker.start()
+        return self.tracker
+
+    def my_case_id(self) -> int | None:
+        """The subject's active case (cached, so tracking also starts offline); None
+        when there is none."""
+        try:
+            case_id = int(self.client.call("GET", "/api/supervision/me")["case_id"])
+        except ApiProblem as problem:
+            if problem.status == 404:  # no active case (closed?): nothing to track
+                self.set_pref("case_id", "")
+                return None
+            if not problem.offline:
+                raise
+            cached = self.pref("case_id")
+            return int(cached) if cached and cached.isdigit() else None
+        self.set_pref("case_id", str(case_id))
+        return case_id
+
+    def stop_tracking(self) -> None:
+        if self.tracker is not None:
+            self.tracker.stop()
+            self.tracker = None
 
     # -- session ---------------------------------------------------------------
     @property
@@ -114,6 +152,12 @@ class AppCore:
         tokens = self.client.activate(clean, device_name=self.device_name,
                                       platform=self.platform)
         return self._remember(tokens["account"])
+
+    def face_login(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Signed in by a face-login challenge's frames: the account, or None when the
+        server sent the face to an officer's review (no session yet)."""
+        answer = self.client.face_login(body)
+        return self._remember(answer["account"]) if answer.get("access_token") else None
 
     def me(self) -> dict[str, Any]:
         return self._remember(self.client.call("GET", "/api/me"))
@@ -185,7 +229,9 @@ class AppCore:
             except ApiProblem as problem:
                 offline = offline or problem.offline
                 # An expired session is not the item's fault: keep it for after sign-in.
-                if problem.retryable or problem.status == 401:
+                # A 409 request_in_flight is an earlier send of this very item still being
+                # processed: retry after its Retry-After, when the answer is that one.
+                if problem.retryable or problem.in_flight or problem.status == 401:
                     return Outcome.retry(problem.reason or problem.message, problem.retry_after)
                 return Outcome.rejected(problem.reason or problem.message,
                                         {"message": problem.message, "errors": problem.errors})

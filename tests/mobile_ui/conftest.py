@@ -55,15 +55,16 @@ def live_server(app) -> Iterator[str]:
 
 @pytest.fixture()
 def start_phone(kivy_window, tmp_path) -> Iterator[Callable[..., Driver]]:
-    """start_phone(server, name, lang="en", programs=None) -> a Driver on a fresh app.
+    """start_phone(server, name, lang="en", programs=None, gpx=None, frames_dir=None)
+    -> a Driver on a fresh app (gpx and frames_dir feed the desktop GPS and camera).
     One app at a time shares the window: starting a new one stops the previous."""
     drivers: list[Driver] = []
 
     def start(server: str, name: str = "phone", lang: str = "en",
-              programs: list | None = None) -> Driver:
+              programs: list | None = None, **sensors: object) -> Driver:
         if drivers:
             drivers[-1].stop()
-        driver = Driver.start(server, Path(tmp_path) / name, lang, programs)
+        driver = Driver.start(server, Path(tmp_path) / name, lang, programs, **sensors)
         drivers.append(driver)
         return driver
 

@@ -20,11 +20,13 @@ class Driver:
 
     @classmethod
     def start(cls, server: str, profile: Path, lang: str = "en",
-              programs: list | None = None) -> Driver:
+              programs: list | None = None, **sensors: Any) -> Driver:
+        """sensors: AppCore.open's gpx=<track.gpx> and frames_dir=<folder> (the desktop
+        GPS and camera, fed from files)."""
         from mobile.ui.app import ShouwangApp
         from mobile.ui.core_wiring import AppCore
 
-        core = AppCore.open(server, profile, platform="linux")
+        core = AppCore.open(server, profile, platform="linux", **sensors)
         app = ShouwangApp(core, lang=lang, programs=programs)
         app._run_prepare()  # what App.run does before entering the loop: build, on_start
         driver = cls(app)
@@ -139,11 +141,13 @@ class Driver:
         self.frames()
         assert field.text == text, (field.text, text)
 
-    def shot(self, name: str) -> Path:
-        """Save what the window shows now as test-output/screenshots/<name>.png."""
+    def shot(self, name: str, settle: bool = True) -> Path:
+        """Save what the window shows now as test-output/screenshots/<name>.png.
+        settle=False: while background work runs (a camera capture in progress)."""
         from kivy.core.window import Window
 
-        self.settle()
+        if settle:
+            self.settle()
         Window.canvas.ask_update()
         self.frames(3)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -31,11 +31,12 @@ def test_switching_language_rerenders_every_label(live_server, demo, start_phone
 
     accounts = sign_in(phone, "officer")
     tab_texts = sorted(b.text for b in phone.app.root.ids.tabs.children)
-    assert tab_texts == sorted(["人员", "新建", "我的"])
+    assert tab_texts == sorted(["人员", "告警", "待审", "案件", "新建", "我的"])
     phone.wait(lambda: accounts.ids.rows.data, "the list")
     assert accounts.ids.rows.data[0]["status_text"] == "正常"
     toggle_language(phone)
-    assert sorted(b.text for b in phone.app.root.ids.tabs.children) == ["Me", "New", "People"]
+    assert sorted(b.text for b in phone.app.root.ids.tabs.children) == sorted(
+        ["Alerts", "Cases", "Me", "New", "People", "Review"])
     assert accounts.ids.rows.data[0]["status_text"] == "Active"
     assert topbar.title == "People in my jurisdiction"
     assert phone.app.catalog.missed == set()

@@ -1,25 +1,32 @@
-"""The subject's home: my account, and each thing still waiting on this phone."""
+"""The subject's home: today (what is due, the check-in button), everything still waiting
+on this phone, and my account."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kivy.factory import Factory
+from kivy.properties import DictProperty, ListProperty
 
 from mobile.core.client import ApiProblem
+from mobile.miniprograms.checkin.today import TodayView
 from mobile.ui.i18n import format_time
-from mobile.ui.screen import ShouwangScreen
 
 
-class HomeScreen(ShouwangScreen):
+class HomeScreen(TodayView):
+    case = DictProperty({})  # /api/supervision/me: windows, random checks, court dates
+    random_checks = ListProperty([])
+    _empty_key = "checkin.today.no_case"
+
     def on_kv_post(self, base_widget: Any) -> None:
         self.app.bind(pending=lambda *_: self._render())
 
     def on_activate(self) -> None:
         self.app.refresh_pending()
         self._render()
-        # Fresh account data when the network allows; offline the cached one stays.
+        # Fresh data when the network allows; offline the cached account stays.
         self.call(self.core.me, self._account, on_error=self._quiet)
+        self.load_today(self._no_case)
 
     def _account(self, account: dict[str, Any]) -> None:
         self.app.account = account
@@ -29,8 +36,23 @@ class HomeScreen(ShouwangScreen):
         if not (isinstance(error, ApiProblem) and error.offline):
             self.app.show_problem(error)
 
+    def _no_case(self, error: BaseException) -> None:
+        if isinstance(error, ApiProblem) and error.status == 404:  # nothing to report for
+            self.case, self.random_checks = {}, []
+            self._empty_key = "checkin.today.no_case"
+            self.ids.next_text.text = self.tr(self._empty_key)
+            return
+        if isinstance(error, ApiProblem) and error.offline and not self.case:
+            self._empty_key = "checkin.today.offline"
+            self.ids.next_text.text = self.tr(self._empty_key)
+        self._quiet(error)
+
     def on_language(self) -> None:
         self._render()
+        if self.case:
+            self.render_today()
+        elif self.ids.next_text.text:  # one of the two sentences said when nothing loaded
+            self.ids.next_text.text = self.tr(self._empty_key)
 
     def _render(self) -> None:
         items = self.app.pending

@@ -1,9 +1,11 @@
 """Supervise (监管): officers and prosecutors follow the people of their jurisdiction.
 
-Today: accounts of my jurisdiction with their status, creating a subject or resident (with
-the one-time activation code), a person's detail (ID number revealed for a stated purpose,
-devices, revoke, disable). Prosecutors get the same screens read-only. Alerts, cases,
-trajectories and travel approvals join as their server capabilities land.
+Accounts of my jurisdiction (create a subject with a one-time activation code, a
+person's detail, devices), the alerts feed (acknowledge, resolve), the needs-attention
+queue of check-ins, cases with their green / yellow / red status, case set-up (check-in
+windows, zones, court dates, random checks), the trajectory on a canvas and travel
+approvals. Prosecutors get the same screens with no write widgets at all; the server
+refuses their writes anyway.
 """
 
 from pathlib import Path
@@ -20,6 +22,13 @@ MINIPROGRAM = MiniProgram(
     title_key="supervise.title",
     screens=(
         Screen("accounts", "accounts:AccountsScreen"),
+        Screen("alerts", "alerts:AlertsScreen"),
+        Screen("attention", "attention:AttentionScreen"),
+        Screen("cases", "cases:CasesScreen"),
+        Screen("case", "case:CaseScreen"),
+        Screen("setup", "setup:SetupScreen"),
+        Screen("trajectory", "trajectory:TrajectoryScreen"),
+        Screen("travel", "travel:TravelDecisionsScreen"),
         Screen("create", "create:CreateScreen"),
         Screen("code", "code:CodeScreen"),
         Screen("detail", "detail:DetailScreen"),
@@ -27,6 +36,9 @@ MINIPROGRAM = MiniProgram(
     ),
     tabs=(
         Tab("accounts", "supervise.tab.accounts"),
+        Tab("alerts", "supervise.tab.alerts"),
+        Tab("attention", "supervise.tab.attention"),
+        Tab("cases", "supervise.tab.cases"),
         Tab("create", "supervise.tab.create", roles=WRITERS),
         Tab("me", "tab.me"),
     ),

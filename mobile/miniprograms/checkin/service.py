@@ -1,0 +1,131 @@
+"""What the subject's phone does for a check-in, minus the pixels (no Kivy here).
+
+A check-in is a liveness challenge (the face must be judged by the server while the
+challenge is open, so this part needs the network), a GPS fix and the answers; the
+check-in itself then goes through the outbox, so once the face has passed nothing the
+person did can be lost: offline it waits on the phone and is sent when the network
+returns, under the same id (the server's idempotency key).
+Every method blocks (HTTP, camera, GPS): the screens call them through run_async.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mobile.core.liveness import Challenge, capture, frames_body
+from mobile.core.outbox import Item
+from mobile.core.sensors import CameraFrame, LocationFix
+from mobile.ui.core_wiring import AppCore
+
+CHECKINS = "/api/supervision/checkins"
+FIX_TIMEOUT_S = 20.0
+
+
+class NoSensor(RuntimeError):
+    """The phone has no camera or GPS provider (a desktop started without files)."""
+
+    def __init__(self, which: str) -> None:
+        super().__init__(which)
+        self.which = which  # "camera" | "gps"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a queued check-in stands after a delivery attempt."""
+
+    id: str
+    state: str  # pending | sending | delivered | rejected
+    answer: dict[str, Any] | None  # the server's check-in result, or its refusal
+    reason: str | None
+
+
+class CheckinService:
+    def __init__(self, core: AppCore, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.core, self._clock, self._sleep = core, clock, sleep
+
+    # -- what is due ---------------------------------------------------------------
+    def my_case(self) -> dict[str, Any]:
+        return dict(self.core.call("GET", "/api/supervision/me"))
+
+    def notices(self) -> list[dict[str, Any]]:
+        return self.core.get_all("/api/supervision/notices")
+
+    def mark_read(self, notice_id: int) -> dict[str, Any]:
+        return dict(self.core.call("POST", f"/api/supervision/notices/{notice_id}/read"))
+
+    def travel(self, case_id: int) -> list[dict[str, Any]]:
+        return list(self.core.call("GET", f"/api/supervision/cases/{case_id}/travel"))
+
+    def request_travel(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.core.call("POST", "/api/supervision/travel", body))
+
+    # -- the face --------------------------------------------------------------------
+    def start_challenge(self) -> Challenge:
+        if self.core.frames is None:
+            raise NoSensor("camera")
+        answer = self.core.call("POST", "/api/biometrics/challenges", {"purpose": "verify"})
+        return Challenge.from_answer(answer, self._clock())
+
+    def capture(self, challenge: Challenge,
+                on_frame: Callable[[int, CameraFrame], None]) -> list[CameraFrame]:
+        """Frames at FPS for the whole guided sequence; on_frame runs on this thread."""
+        if self.core.frames is None:
+            raise NoSensor("camera")
+        return capture(self.core.frames, challenge, on_frame, self._clock, self._sleep)
+
+    def submit(self, challenge: Challenge, frames: list[CameraFrame]) -> dict[str, Any]:
+        """The server's decision on the frames: pass, review or fail, with hints."""
+        return dict(self.core.call("POST", f"/api/biometrics/challenges/{challenge.id}/frames",
+                                   frames_body(challenge, frames)))
+
+    # -- the place -------------------------------------------------------------------
+    def take_fix(self, timeout: float = FIX_TIMEOUT_S) -> LocationFix:
+        provider = self.core.location
+        if provider is None:
+            raise NoSensor("gps")
+        got = threading.Event()
+        provider.start(lambda _fix: got.set())
+        if provider.last_fix() is None and not got.wait(timeout):
+            raise NoSensor("gps")
+        fix = provider.last_fix()
+        assert fix is not None
+        return fix
+
+    # -- the check-in ------------------------------------------------------------------
+    def queue(self, case_id: int, challenge_id: str, fix: LocationFix,
+              answers: dict[str, Any]) -> str:
+        """Commit the check-in to the outbox (before anything is said on screen)."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        item_id = uuid.uuid4().hex
+        body = {"id": item_id, "case_id": case_id, "challenge_id": challenge_id,
+                "captured_at": now.isoformat(), "answers": answers,
+                "fix": {"lat": fix.lat, "lon": fix.lon, "datum": fix.datum,
+                        "captured_at": fix.timestamp.isoformat(),
+                        "accuracy_m": fix.accuracy_m, "speed_mps": fix.speed,
+                        "is_mock": fix.is_mock}}
+        return self.core.outbox.enqueue("checkin", "POST", CHECKINS, body, now, item_id)
+
+    def deliver(self, item_id: str) -> Delivery:
+        self.core.deliver_outbox()
+        return self.status(item_id)
+
+    def status(self, item_id: str) -> Delivery:
+        item = self.core.outbox.get(item_id)
+        if item is None:
+            raise KeyError(item_id)
+        return _delivery(item)
+
+    def history(self) -> list[Item]:
+        """Every check-in this phone made, newest first (delivered ones included)."""
+        return self.core.outbox.of_kind("checkin")
+
+
+def _delivery(item: Item) -> Delivery:
+    return Delivery(item.id, item.state, item.server_response, item.last_error)
