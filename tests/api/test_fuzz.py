@@ -1,8 +1,12 @@
-"""Schemathesis against the whole OpenAPI spec: no generated request may cause a 5xx.
+"""Schemathesis against the whole OpenAPI spec: no generated request may cause a
+5xx, and every response must be documented: its status code, content type and
+body schema.
 
-Each generated request is sent anonymously and as a signed-in officer, admin
-and prosecutor. A small WSGI middleware plays the phone: it signs a DPoP proof
-over the exact bytes schemathesis sends, as the real app would.
+Each generated request is sent anonymously and as a signed-in user of every
+role (officer, admin, prosecutor, business owner and staff, and the phone
+roles enrolled by activation code: a bail subject and a resident). A small
+WSGI middleware plays the phone: it signs a DPoP proof over the exact bytes
+schemathesis sends, as the real app would.
 """
 
 from __future__ import annotations
@@ -14,13 +18,20 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from werkzeug.wsgi import get_current_url
 
 from server.app import create_app
 from shared.proof import make_proof
-from tests.support import logged_in, make_demo
+from tests.support import Phone, logged_in, make_demo
 
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
 EXAMPLES = int(os.environ.get("SHOUWANG_FUZZ_EXAMPLES", "12"))
 
 
@@ -65,12 +76,35 @@ def _spec() -> dict[str, Any]:
 schema = schemathesis.openapi.from_dict(_spec())
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _short_live_feed(app):
+    """One poll per live-feed request: an SSE connection otherwise lives 25 s,
+    and the fuzzer opens dozens."""
+    from server.supervision.config import override
+
+    saved = app.extensions.get("shouwang.supervision")
+    override(app, stream_seconds=0)
+    yield
+    if saved is None:
+        app.extensions.pop("shouwang.supervision", None)
+    else:
+        app.extensions["shouwang.supervision"] = saved
+
+
 @pytest.fixture()
 def sessions(app, phone_middleware):
     """Fresh demo data and a session per role for every operation's run."""
-    make_demo(app)
+    codes = make_demo(app)
     phone_middleware.identity = None
-    return {name: logged_in(app, name) for name in ("officer", "admin", "prosecutor")}
+    phones = {name: logged_in(app, name)
+              for name in ("officer", "admin", "prosecutor", "owner", "staff")}
+    for name in ("subject", "resident"):
+        phone = Phone(app)
+        code = codes[name]
+        assert code, f"the demo seed gave {name} no activation code"
+        assert phone.activate(code).status_code == 200
+        phones[name] = phone
+    return phones
 
 
 @schema.exclude(path="/api/auth/logout").parametrize()
@@ -79,10 +113,10 @@ def sessions(app, phone_middleware):
 def test_no_request_causes_a_server_error(case, app, sessions, phone_middleware):
     case.operation.schema.app = app
     phone_middleware.identity = None
-    case.call_and_validate(app=app, checks=[not_a_server_error])
+    case.call_and_validate(app=app, checks=CHECKS)
     for phone in sessions.values():
         phone_middleware.identity = (phone.key, phone.access_token)
         try:
-            case.call_and_validate(app=app, checks=[not_a_server_error])
+            case.call_and_validate(app=app, checks=CHECKS)
         finally:
             phone_middleware.identity = None
