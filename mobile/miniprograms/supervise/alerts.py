@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import BooleanProperty, DictProperty, ListProperty, StringProperty
+from kivy.properties import DictProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from mobile.miniprograms.supervise import WRITERS, casework, words
+from mobile.miniprograms.supervise import casework, words
 from mobile.miniprograms.supervise.buttons import action_button
+from mobile.miniprograms.supervise.feed import FeedScreen
+from mobile.ui.core_wiring import AppCore
 from mobile.ui.dialogs import ask_reason
-from mobile.ui.screen import ShouwangScreen
 from mobile.ui.theme import PRIMARY
 
 
@@ -28,35 +29,16 @@ class AlertCard(BoxLayout):
     status_text = StringProperty("")
 
 
-class AlertsScreen(ShouwangScreen):
-    loading = BooleanProperty(False)
+class AlertsScreen(FeedScreen):
     alerts = ListProperty([])
     cases = DictProperty({})
 
-    @property
-    def can_write(self) -> bool:
-        return self.role in WRITERS
+    def fetch(self, core: AppCore) -> Any:
+        return casework.alert_feed(core)
 
-    def on_activate(self) -> None:
-        self.reload()
-
-    def reload(self) -> None:
-        self.loading = True
-        self.call(lambda: casework.alert_feed(self.core), self._loaded, "action.load",
-                  on_error=self._failed)
-
-    def _loaded(self, result: tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]) -> None:
-        self.loading = False
+    def show(self, result: tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]) -> None:
         self.cases = result[1]
         self.alerts = result[0]
-        self._render()
-
-    def _failed(self, error: BaseException) -> None:
-        self.loading = False
-        self.app.show_problem(error, "action.load")
-
-    def on_language(self) -> None:
-        self._render()
 
     def card_for(self, alert_id: int) -> AlertCard | None:
         return next((c for c in self.ids.feed.children if c.alert.get("id") == alert_id), None)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import BooleanProperty, DictProperty, ListProperty, StringProperty
+from kivy.properties import DictProperty, ListProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 
 from mobile.miniprograms.supervise import casework, words
-from mobile.ui.screen import ShouwangScreen
+from mobile.miniprograms.supervise.feed import FeedScreen
+from mobile.ui.core_wiring import AppCore
 
 ORDER = {"red": 0, "yellow": 1, "green": 2}  # the cases needing action come first
 
@@ -34,31 +35,16 @@ class CaseCard(ButtonBehavior, BoxLayout):
     reasons = StringProperty("")
 
 
-class CasesScreen(ShouwangScreen):
-    loading = BooleanProperty(False)
+class CasesScreen(FeedScreen):
     cases = ListProperty([])
 
-    def on_activate(self) -> None:
-        self.reload()
+    def fetch(self, core: AppCore) -> Any:
+        return casework.cases(core)
 
-    def reload(self) -> None:
-        self.loading = True
-        self.call(lambda: casework.cases(self.core), self._loaded, "action.load",
-                  on_error=self._failed)
-
-    def _loaded(self, cases: list[dict[str, Any]]) -> None:
-        self.loading = False
+    def show(self, cases: list[dict[str, Any]]) -> None:
         self.cases = sorted(cases, key=lambda c: (
             ORDER.get((c.get("supervision_status") or {}).get("color", "green"), 3),
             c.get("subject_name", "")))
-        self._render()
-
-    def _failed(self, error: BaseException) -> None:
-        self.loading = False
-        self.app.show_problem(error, "action.load")
-
-    def on_language(self) -> None:
-        self._render()
 
     def card_for(self, case_id: int) -> CaseCard | None:
         return next((c for c in self.ids.list.children if c.case.get("id") == case_id), None)
