@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +107,15 @@ def client(app: Flask) -> Client:
 @pytest.fixture()
 def phone(app: Flask) -> Phone:
     return Phone(app)
+
+
+@pytest.fixture()
+def live_server(app: Flask) -> Iterator[str]:
+    """The test run's app served over real HTTP on a free port (threaded werkzeug)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

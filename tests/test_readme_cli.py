@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import threading
 from pathlib import Path
-
-import pytest
-from werkzeug.serving import make_server
 
 from mobile.cli import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-@pytest.fixture()
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def _readme_cli_lines() -> list[list[str]]:
