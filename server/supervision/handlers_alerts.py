@@ -34,7 +34,10 @@ def duty_officers(case: Case, now: datetime) -> list[str]:
 
 
 def escalate(args: list[str], now: datetime) -> None:
-    alert = db.session.get(Alert, int(args[0]))
+    # The row lock makes "not escalated yet? then escalate" one step: two workers
+    # holding the same deadline (re-scheduled while leased) would otherwise both
+    # read level 0 under READ COMMITTED and both escalate (seen on PostgreSQL).
+    alert = db.session.get(Alert, int(args[0]), with_for_update=True, populate_existing=True)
     level = int(args[1])
     # Acknowledged or resolved alerts have an owner; a repeat finds the level reached.
     if alert is None or alert.status != OPEN or alert.level >= level:
@@ -58,7 +61,8 @@ def breach_grace_over(args: list[str], now: datetime) -> None:
     """A warning's grace minutes are up: still outside by the latest fix -> violation.
     Pings come in batches, so while no fix after the grace has arrived it looks
     again shortly; after the case's silence hours with none, it decides anyway."""
-    alert = db.session.get(Alert, int(args[0]))
+    alert = db.session.get(Alert, int(args[0]), with_for_update=True,  # as in escalate
+                           populate_existing=True)
     if alert is None or alert.status == RESOLVED or alert.severity != WARNING:
         return
     state = db.session.get(CaseState, alert.case_id)
