@@ -32,6 +32,7 @@ _DEK_AAD = b"shouwang-keystore/v1/dek"
 # Well-known entry names, so the app, the CLI and the API client agree.
 ED25519, X25519, MLKEM768, MASTER_KEY = "ed25519", "x25519", "mlkem768", "device_master_key"
 REFRESH_TOKEN, ACCESS_TOKEN = "refresh_token", "access_token"
+OUTBOX_KEY = "outbox_key"  # seals the outbox at rest (mobile/core/sealed.py)
 
 
 class KeyStoreError(Exception):
@@ -318,3 +319,13 @@ class KeyStore:
             key = Ed25519PrivateKey.generate()
             self.put(ED25519, key.private_bytes_raw())
             return key
+
+    def outbox_key(self) -> bytes:
+        """The key that seals the outbox, created on first use; wiping the store makes
+        a lost phone's queued check-ins and fixes unreadable with it."""
+        with self._lock:
+            raw = self.get(OUTBOX_KEY)
+            if raw is None:
+                raw = os.urandom(32)
+                self.put(OUTBOX_KEY, raw)
+            return raw

@@ -1,7 +1,10 @@
 """Offline outbox: nothing a person did on the phone may be lost, offline included.
 
 Every action is committed to SQLite before the UI says "saved", then delivered by a worker
-thread. The item id is the server's idempotency key, so re-sending after a crash is safe.
+thread. Bodies, staged fixes and the server's answers are sealed at rest (mobile/core/
+sealed.py: AES-256-GCM under a key from the device key store): a lost phone's outbox
+shows only ids, kinds, paths, times and states. The item id is the server's idempotency
+key, so re-sending after a crash is safe.
 Delivery is FIFO per kind: an item waiting for its retry holds back later items of its
 kind (a check-in must not overtake an earlier one), but never items of other kinds.
 One process per outbox file: start-up recovery assumes nobody else is sending.
@@ -23,6 +26,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+
+from mobile.core.sealed import Sealer, is_sealed
 
 KINDS = ("checkin", "location_batch", "evidence_chunk", "generic")
 STATES = ("pending", "sending", "delivered", "rejected")
@@ -122,9 +127,11 @@ def _utc_text(moment: datetime) -> str:
 
 
 class Outbox:
-    def __init__(self, path: str | os.PathLike[str], clock: Callable[[], float] = time.time,
+    def __init__(self, path: str | os.PathLike[str], key: bytes,
+                 clock: Callable[[], float] = time.time,
                  rand: Callable[[], float] = random.random) -> None:
         self._clock, self._rand = clock, rand
+        self._sealer = Sealer(key)
         path = Path(path)
         if not path.exists():  # personal data: create it private; -wal/-shm inherit the mode
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
@@ -136,12 +143,34 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # WAL+NORMAL may lose the last commit
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left
         with self._tx() as db:
             db.execute(_SCHEMA)
             db.execute(_STAGED_SCHEMA)
             # Killed mid-send: we can't know whether the server got it, so send again.
             db.execute("UPDATE outbox SET state='pending' WHERE state='sending'")
+            self._seal_legacy(db)
 
+    def _seal_legacy(self, db: sqlite3.Connection) -> None:
+        """Seal rows an older app version wrote in the clear (once, at start-up)."""
+        for r in db.execute("SELECT id, body, server_response FROM outbox").fetchall():
+            if not is_sealed(r["body"]):
+                db.execute("UPDATE outbox SET body=? WHERE id=?",
+                           (self._sealer.seal(bytes(r["body"]), f"outbox/{r['id']}"), r["id"]))
+            if isinstance(r["server_response"], str):
+                db.execute("UPDATE outbox SET server_response=? WHERE id=?", (
+                    self._sealer.seal(r["server_response"].encode(), f"response/{r['id']}"),
+                    r["id"]))
+        for r in db.execute("SELECT seq, stream, body FROM staged").fetchall():
+            if not is_sealed(r["body"]):
+                db.execute("UPDATE staged SET body=? WHERE seq=?",
+                           (self._sealer.seal(bytes(r["body"]), f"staged/{r['stream']}"),
+                            r["seq"]))
+
+    def _response(self, item_id: str, stored: bytes | None) -> dict[str, Any] | None:
+        if stored is None:
+            return None
+        return dict(json.loads(self._sealer.open(stored, f"response/{item_id}")))
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -169,13 +198,13 @@ class Outbox:
                 f"SELECT * FROM outbox WHERE {where} ORDER BY seq", args  # noqa: S608 - ours
             ).fetchall()
         return [Item(
-            id=r["id"], kind=r["kind"], method=r["method"], path=r["path"], body=r["body"],
+            id=r["id"], kind=r["kind"], method=r["method"], path=r["path"],
+            body=self._sealer.open(r["body"], f"outbox/{r['id']}"),
             created_at=datetime.fromisoformat(r["created_at"]),
             capture_time=datetime.fromisoformat(r["capture_time"]), state=r["state"],
             attempts=r["attempts"], next_attempt_at=r["next_attempt_at"],
             last_error=r["last_error"],
-            server_response=None if r["server_response"] is None
-            else json.loads(r["server_response"]),
+            server_response=self._response(r["id"], r["server_response"]),
         ) for r in rows]
 
     def enqueue(self, kind: str, method: str, path: str, body: dict[str, Any],
@@ -192,13 +221,15 @@ class Outbox:
             old = db.execute("SELECT kind, path, body FROM outbox WHERE id=?",
                              (item_id,)).fetchone()
             if old is not None:  # same action enqueued twice (double tap): keep one
-                if (old["kind"], old["path"], old["body"]) != (kind, path, raw):
+                stored = self._sealer.open(old["body"], f"outbox/{item_id}")
+                if (old["kind"], old["path"], stored) != (kind, path, raw):
                     raise ValueError(f"item {item_id} already exists with other content")
                 return item_id
             db.execute(
                 "INSERT INTO outbox (id, kind, method, path, body, created_at, capture_time,"
                 " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (item_id, kind, method.upper(), path, raw,
+                (item_id, kind, method.upper(), path,
+                 self._sealer.seal(raw, f"outbox/{item_id}"),
                  datetime.fromtimestamp(now, UTC).isoformat(), _utc_text(capture_time), now))
         return item_id
 
@@ -207,14 +238,15 @@ class Outbox:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         with self._tx() as db:
             db.execute("INSERT INTO staged (stream, body, staged_at) VALUES (?, ?, ?)",
-                       (stream, raw, self._clock()))
+                       (stream, self._sealer.seal(raw, f"staged/{stream}"), self._clock()))
 
     def staged(self, stream: str) -> list[Staged]:
         """What waits in a stream, oldest first."""
         with self._lock:
             rows = self._db.execute("SELECT body, staged_at FROM staged WHERE stream=?"
                                     " ORDER BY seq", (stream,)).fetchall()
-        return [Staged(json.loads(r["body"]), r["staged_at"]) for r in rows]
+        return [Staged(json.loads(self._sealer.open(r["body"], f"staged/{stream}")),
+                       r["staged_at"]) for r in rows]
 
     def enqueue_staged(self, stream: str, kind: str, method: str, path: str,
                        make_body: Callable[[list[dict[str, Any]]], dict[str, Any]],
@@ -231,13 +263,15 @@ class Outbox:
                               " LIMIT ?", (stream, limit)).fetchall()
             if not rows:
                 return None
-            records = [json.loads(r["body"]) for r in rows]
+            records = [json.loads(self._sealer.open(r["body"], f"staged/{stream}"))
+                       for r in rows]
             raw = json.dumps(make_body(records), ensure_ascii=False,
                              separators=(",", ":")).encode()
             db.execute(
                 "INSERT INTO outbox (id, kind, method, path, body, created_at, capture_time,"
                 " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (item_id, kind, method.upper(), path, raw,
+                (item_id, kind, method.upper(), path,
+                 self._sealer.seal(raw, f"outbox/{item_id}"),
                  datetime.fromtimestamp(now, UTC).isoformat(),
                  _utc_text(capture_time(records)), now))
             marks = ",".join("?" * len(rows))
@@ -311,7 +345,8 @@ class Outbox:
 
     def _record(self, item: Item, outcome: Outcome) -> None:
         now = self._clock()
-        response = None if outcome.response is None else json.dumps(outcome.response)
+        response = None if outcome.response is None else self._sealer.seal(
+            json.dumps(outcome.response).encode(), f"response/{item.id}")
         with self._tx() as db:
             if outcome.status == "retry":
                 if outcome.retry_after is not None:  # the server knows its load best

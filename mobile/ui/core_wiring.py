@@ -89,8 +89,8 @@ class AppCore:
         if platform in ("android", "ios") or gpx:
             location = default_location_provider(platform, **({"gpx": gpx} if gpx else {}))
         frames = FolderFrameSource(frames_dir, loop=True) if frames_dir else None
-        return cls(server, store, Outbox(folder / "outbox.sqlite"), folder, platform,
-                   location, frames)
+        outbox = Outbox(folder / "outbox.sqlite", store.outbox_key())
+        return cls(server, store, outbox, folder, platform, location, frames)
 
     def close(self) -> None:
         self.stop_tracking()

@@ -19,6 +19,7 @@ from mobile.core.outbox import BACKOFF_CAP_S, Item, Outbox, Outcome
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_714_521_600.0  # 2024-05-01T00:00:00Z
+KEY = bytes(range(32))  # the app takes it from the device key store
 BEIJING = timezone(timedelta(hours=8))
 
 
@@ -37,13 +38,13 @@ def _checkin(box: Outbox, n: int = 0, kind: str = "checkin") -> str:
 
 def test_enqueued_items_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
-    box = Outbox(path, clock=FakeClock())
+    box = Outbox(path, KEY, clock=FakeClock())
     first = _checkin(box, 1)
     second = box.enqueue("generic", "put", "/api/v1/me", {"名字": "张三"},
                          capture_time=datetime(2024, 5, 1, 1, 0, tzinfo=UTC))
     box.close()
 
-    again = Outbox(path, clock=FakeClock(T0 + 3600))
+    again = Outbox(path, KEY, clock=FakeClock(T0 + 3600))
     items = again.pending()
     assert [i.id for i in items] == [first, second]
     item = items[0]
@@ -61,7 +62,7 @@ _KILLED_MID_SEND = """
 import os, sys
 from datetime import UTC, datetime
 from mobile.core.outbox import Outbox
-box = Outbox(sys.argv[1])
+box = Outbox(sys.argv[1], bytes(range(32)))
 item_id = box.enqueue("checkin", "POST", "/api/v1/checkins", {"ok": 1},
                       capture_time=datetime.now(UTC))
 print(item_id, flush=True)
@@ -77,7 +78,7 @@ def test_killed_mid_send_goes_back_to_pending_and_is_resent(tmp_path: Path) -> N
     assert proc.returncode == 9, proc.stderr
     item_id = proc.stdout.strip()
 
-    box = Outbox(path)
+    box = Outbox(path, KEY)
     assert box.counts()["sending"] == 0
     [item] = box.pending()
     assert (item.id, item.state, item.attempts) == (item_id, "pending", 1)
@@ -97,7 +98,7 @@ def test_killed_mid_send_goes_back_to_pending_and_is_resent(tmp_path: Path) -> N
 
 def test_backoff_schedule_doubles_up_to_cap(tmp_path: Path) -> None:
     clock = FakeClock()
-    box = Outbox(tmp_path / "o.db", clock=clock, rand=lambda: 1.0)  # the jitter's upper bound
+    box = Outbox(tmp_path / "o.db", KEY, clock=clock, rand=lambda: 1.0)  # the jitter's upper bound
     item_id = _checkin(box)
     calls: list[int] = []
 
@@ -121,7 +122,7 @@ def test_backoff_schedule_doubles_up_to_cap(tmp_path: Path) -> None:
 
 
 def test_full_jitter_stays_within_bounds(tmp_path: Path) -> None:
-    box = Outbox(tmp_path / "o.db", rand=random.Random(7).random)
+    box = Outbox(tmp_path / "o.db", KEY, rand=random.Random(7).random)
     delays = [box.backoff(n) for n in range(1, 15)]
     ceilings = [min(BACKOFF_CAP_S, 2.0 * 2 ** (n - 1)) for n in range(1, 15)]
     assert all(0.0 <= d < c for d, c in zip(delays, ceilings, strict=True))
@@ -130,7 +131,7 @@ def test_full_jitter_stays_within_bounds(tmp_path: Path) -> None:
 
 def test_retry_after_is_honoured(tmp_path: Path) -> None:
     clock = FakeClock()
-    box = Outbox(tmp_path / "o.db", clock=clock, rand=lambda: 1.0)
+    box = Outbox(tmp_path / "o.db", KEY, clock=clock, rand=lambda: 1.0)
     item_id = _checkin(box)
     box.deliver_due(lambda item: Outcome.retry("503 busy", retry_after=120))
     item = box.get(item_id)
@@ -142,7 +143,7 @@ def test_retry_after_is_honoured(tmp_path: Path) -> None:
 
 
 def test_send_that_raises_is_a_retry_not_a_loss(tmp_path: Path) -> None:
-    box = Outbox(tmp_path / "o.db", clock=FakeClock())
+    box = Outbox(tmp_path / "o.db", KEY, clock=FakeClock())
     item_id = _checkin(box)
 
     def broken(item: Item) -> Outcome:
@@ -156,7 +157,7 @@ def test_send_that_raises_is_a_retry_not_a_loss(tmp_path: Path) -> None:
 
 def test_rejected_is_kept_listed_and_does_not_block(tmp_path: Path) -> None:
     clock = FakeClock()
-    box = Outbox(tmp_path / "o.db", clock=clock)
+    box = Outbox(tmp_path / "o.db", KEY, clock=clock)
     bad, good = _checkin(box, 1), _checkin(box, 2)
 
     def send(item: Item) -> Outcome:
@@ -180,7 +181,7 @@ def test_rejected_is_kept_listed_and_does_not_block(tmp_path: Path) -> None:
 
 def test_fifo_per_kind_head_of_line_waits(tmp_path: Path) -> None:
     clock = FakeClock()
-    box = Outbox(tmp_path / "o.db", clock=clock, rand=lambda: 1.0)
+    box = Outbox(tmp_path / "o.db", KEY, clock=clock, rand=lambda: 1.0)
     a1, b1 = _checkin(box, 1), _checkin(box, 2, kind="location_batch")
     a2, a3 = _checkin(box, 3), _checkin(box, 4)
     order: list[str] = []
@@ -204,7 +205,7 @@ def test_fifo_per_kind_head_of_line_waits(tmp_path: Path) -> None:
 
 
 def test_enqueue_validation_and_idempotency(tmp_path: Path) -> None:
-    box = Outbox(tmp_path / "o.db")
+    box = Outbox(tmp_path / "o.db", KEY)
     fixed = uuid.uuid4().hex
     when = datetime(2024, 5, 1, tzinfo=UTC)
     assert box.enqueue("checkin", "POST", "/c", {"a": 1}, when, item_id=fixed) == fixed
@@ -222,7 +223,7 @@ def test_enqueue_validation_and_idempotency(tmp_path: Path) -> None:
 
 def test_purge_only_old_delivered(tmp_path: Path) -> None:
     clock = FakeClock()
-    box = Outbox(tmp_path / "o.db", clock=clock)
+    box = Outbox(tmp_path / "o.db", KEY, clock=clock)
     old = _checkin(box, 1)
     box.deliver_due(lambda item: Outcome.delivered({}))
     clock.now += 3 * 86_400
@@ -235,7 +236,7 @@ def test_purge_only_old_delivered(tmp_path: Path) -> None:
 
 
 def test_concurrent_enqueue_while_delivering_exactly_once(tmp_path: Path) -> None:
-    box = Outbox(tmp_path / "o.db")
+    box = Outbox(tmp_path / "o.db", KEY)
     per_thread = 150
     enqueued: dict[str, list[str]] = {"a": [], "b": []}
     delivered: list[str] = []

@@ -47,8 +47,8 @@ class Phone:
         profile.mkdir(parents=True, exist_ok=True)
         store = KeyStore.create(profile / "keystore.json",
                                 FileKeyProtector(profile / "device.key"))
-        self.core = AppCore(server, store, Outbox(profile / "outbox.sqlite", clock=clock),
-                            profile)
+        outbox = Outbox(profile / "outbox.sqlite", store.outbox_key(), clock=clock)
+        self.core = AppCore(server, store, outbox, profile)
 
     def reopen(self) -> None:
         """The process died: only what is on disk is left."""
@@ -56,7 +56,8 @@ class Phone:
         store = KeyStore.open(self.profile / "keystore.json",
                               FileKeyProtector(self.profile / "device.key"))
         self.core = AppCore(self.server, store,
-                            Outbox(self.profile / "outbox.sqlite", clock=self.clock),
+                            Outbox(self.profile / "outbox.sqlite", store.outbox_key(),
+                                   clock=self.clock),
                             self.profile)
 
 
@@ -181,7 +182,7 @@ def test_a_batch_still_in_flight_is_retried_after_retry_after(app, phone):
 
 def test_no_fix_waits_longer_than_flush_s(tmp_path):
     clock = Clock()
-    with Outbox(tmp_path / "outbox.sqlite", clock=clock) as box:
+    with Outbox(tmp_path / "outbox.sqlite", bytes(32), clock=clock) as box:
         provider = _walk(clock.now)
         tracker = LocationTracker(box, provider, 7, TrackerSettings(60, 30, 900), clock)
         assert tracker.tick() is None  # not started: nothing sampled
