@@ -8,16 +8,22 @@ frames are stamped in ms since the challenge arrived, from the camera's own time
 from __future__ import annotations
 
 import base64
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from mobile.core.client import ApiProblem
 from mobile.core.sensors import CameraFrame, FrameSource
+
+T = TypeVar("T")
 
 FPS = 10.0
 LEAD_FRAMES = 4  # the server's hint: still and straight for a moment first
 ACTION_FRAMES = 13  # each action: move, hold, come back (1.3 s at 10 fps)
+# A resend must reach the server before the challenge closes, upload included.
+DEADLINE_MARGIN_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -26,11 +32,12 @@ class Challenge:
     nonce: str
     actions: tuple[str, ...]
     received_at: float  # wall clock when the phone got it: frames are stamped from here
+    expires_in: float = 60.0  # seconds from received_at while the server takes frames
 
     @classmethod
     def from_answer(cls, answer: dict[str, Any], received_at: float) -> Challenge:
         return cls(answer["challenge_id"], answer["nonce"], tuple(answer["actions"]),
-                   received_at)
+                   received_at, float(answer.get("expires_in", 60)))
 
     @property
     def frame_count(self) -> int:
@@ -69,11 +76,41 @@ def capture(source: FrameSource, challenge: Challenge,
     raise RuntimeError(f"the camera gave {len(frames)} of {challenge.frame_count} frames")
 
 
-def frames_body(challenge: Challenge, frames: list[CameraFrame]) -> dict[str, Any]:
-    """{nonce, frames: [{jpeg, t_ms}]}: ms since the challenge arrived, strictly rising."""
+def frames_body(challenge: Challenge, frames: list[CameraFrame],
+                now: float | None = None) -> dict[str, Any]:
+    """{nonce, frames: [{jpeg, t_ms}], sent_ms}: ms since the challenge arrived, the
+    frames strictly rising; sent_ms (when this send leaves) lets the server see how
+    long the request queued before it was read, and refuse it early when overloaded."""
     out, last = [], -1
     for frame in frames:
         t_ms = max(int((frame.timestamp.timestamp() - challenge.received_at) * 1000), 0)
         last = max(t_ms, last + 1)
         out.append({"jpeg": base64.b64encode(frame.jpeg).decode(), "t_ms": last})
-    return {"nonce": challenge.nonce, "frames": out}
+    sent = time.time() if now is None else now
+    return {"nonce": challenge.nonce, "frames": out,
+            "sent_ms": max(int((sent - challenge.received_at) * 1000), 0)}
+
+
+def submit(send: Callable[[dict[str, Any]], T], challenge: Challenge,
+           frames: list[CameraFrame], extra: dict[str, Any] | None = None,
+           clock: Callable[[], float] = time.time,
+           sleep: Callable[[float], None] = time.sleep) -> T:
+    """send(body) the frames; while the server sheds load (503 face_busy), wait its
+    Retry-After and send the same frames again, as long as the challenge stays open.
+
+    Nothing was judged and the nonce was not used on a 503 face_busy, so resending is
+    safe. Each send is stamped anew (sent_ms). A small random extra wait spreads the
+    phones the server refused at the same moment.
+    """
+    while True:
+        try:
+            return send({**frames_body(challenge, frames, clock()), **(extra or {})})
+        except ApiProblem as problem:
+            if problem.status != 503 or problem.reason != "face_busy":
+                raise
+            wait = float(problem.retry_after or problem.errors.get("retry_after") or 1)
+            wait += secrets.randbelow(500) / 1000
+            closes = challenge.received_at + challenge.expires_in - DEADLINE_MARGIN_S
+            if problem.errors.get("resend") is False or clock() + wait > closes:
+                raise  # the challenge will have closed: the person starts again later
+            sleep(wait)

@@ -71,3 +71,14 @@ class TooManyRequests(ApiError):
     def __init__(self, message: str, retry_after: int, **kw: Any) -> None:
         kw.setdefault("headers", {"Retry-After": str(max(1, int(retry_after)))})
         super().__init__(message, **kw)
+
+
+class ServiceUnavailable(ApiError):
+    """503: the server is too busy for this now; the same request may be sent again
+    after Retry-After (RFC 9110 §10.2.3, §15.6.4)."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int, **kw: Any) -> None:
+        kw.setdefault("headers", {"Retry-After": str(max(1, int(retry_after)))})
+        super().__init__(message, **kw)

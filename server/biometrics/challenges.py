@@ -5,7 +5,9 @@ The nonce is single use twice over: a Redis SET NX claims it before the analysis
 of `used_at` in the database burns it for good when the decision is written, so a
 Redis restart cannot reopen it. Input the pipeline refuses (not a JPEG, too many
 pixels, truncated) releases the Redis claim and writes nothing: the phone may send
-proper frames to the same challenge before its deadline.
+proper frames to the same challenge before its deadline. A submission refused for
+load (503 face_busy, server.biometrics.admission) is refused before the claim: the
+phone sends the same frames again after Retry-After.
 
 Frames live only in this request's memory. A deployment may keep the frames of some
 decisions as evidence (SHOUWANG_FACE_KEEP_FRAMES); they are then handed to the
@@ -35,7 +37,7 @@ from server.api.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from server.biometrics import limits
+from server.biometrics import admission, limits
 from server.biometrics.models import FAILED, ISSUED, PASSED, REVIEW, FaceChallenge
 from server.dbtypes import utcnow
 from server.extensions import db, get_redis
@@ -139,22 +141,32 @@ def _check_open(challenge: FaceChallenge, device_id: str, nonce: str,
 
 
 def submit(challenge: FaceChallenge, device_id: str, nonce: str, frames: Sequence[Frame],
-           mirrored: bool, template: np.ndarray | None) -> Judgement:
-    """Judge the frames and write the decision into the caller's transaction."""
+           mirrored: bool, template: np.ndarray | None,
+           sent_ms: int | None = None) -> Judgement:
+    """Judge the frames and write the decision into the caller's transaction.
+
+    `sent_ms`: when the phone sent them, in ms since it received the challenge; it
+    measures the time this request queued (server.biometrics.admission).
+    """
     from server.biometrics import analysis
 
     elapsed = _check_open(challenge, device_id, nonce, frames)
-    key = f"bio:nonce:{challenge.id}"
-    ttl = int((challenge.expires_at - utcnow()).total_seconds()) + limits.CHALLENGE_TTL_S
-    if not get_redis().set(key, 1, nx=True, ex=max(ttl, 1)):
-        raise Conflict("This challenge's nonce was already used.", reason="nonce_used")
-    try:
-        judgement = analysis.judge_frames(
-            [f.jpeg for f in frames], [f.t_ms for f in frames], challenge.action_list,
-            template, mirrored=mirrored, elapsed_s=elapsed, threshold=limits.threshold())
-    except analysis.InputRefused as exc:
-        get_redis().delete(key)  # nothing was decided
-        raise refusal(exc, "frames") from None
+    left = (challenge.expires_at - utcnow()).total_seconds()
+    queued = admission.queued_s(challenge.issued_at, sent_ms)
+    # Before the nonce is claimed: a submission refused for load leaves the challenge
+    # open, and the phone sends the same frames again after Retry-After.
+    with admission.admitted(len(frames), queued, left):
+        key = f"bio:nonce:{challenge.id}"
+        ttl = int(left) + limits.CHALLENGE_TTL_S
+        if not get_redis().set(key, 1, nx=True, ex=max(ttl, 1)):
+            raise Conflict("This challenge's nonce was already used.", reason="nonce_used")
+        try:
+            judgement = analysis.judge_frames(
+                [f.jpeg for f in frames], [f.t_ms for f in frames], challenge.action_list,
+                template, mirrored=mirrored, elapsed_s=elapsed, threshold=limits.threshold())
+        except analysis.InputRefused as exc:
+            get_redis().delete(key)  # nothing was decided
+            raise refusal(exc, "frames") from None
     now = utcnow()
     burned = db.session.execute(update(FaceChallenge).where(
         FaceChallenge.id == challenge.id, FaceChallenge.used_at.is_(None)).values(used_at=now))

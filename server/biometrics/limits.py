@@ -85,5 +85,9 @@ def threshold() -> float:
 
 
 def keep_frames_for() -> frozenset[str]:
-    raw = _setting("SHOUWANG_FACE_KEEP_FRAMES", "")
-    return frozenset(p.strip() for p in raw.split(",") if p.strip())
+    """Which decisions keep (three of) their frames as evidence. By default only the
+    doubtful ones ("review"): the officer who decides must see the face, and nothing
+    else is kept (data minimisation). "none" keeps nothing; "review,fail" also keeps
+    refusals."""
+    raw = _setting("SHOUWANG_FACE_KEEP_FRAMES", "review")
+    return frozenset(p.strip() for p in raw.split(",") if p.strip() and p.strip() != "none")

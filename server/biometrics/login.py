@@ -111,7 +111,7 @@ def login(proof: VerifiedProof, data: dict[str, Any]) -> FaceLogin:
                            reason="no_face_login")
     frames = [challenges.Frame(f["jpeg"], f["t_ms"]) for f in data["frames"]]
     challenges.submit(challenge, device.id, data["nonce"], frames, data["mirrored"],
-                      open_template(template))
+                      open_template(template), data.get("sent_ms"))
     details: dict[str, Any] = {"method": "face", "challenge_id": challenge.id,
                                "decision": challenge.decision,
                                "failed": challenges.failed_checks(challenge),

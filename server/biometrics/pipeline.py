@@ -32,6 +32,9 @@ DETECT_MAX_SIDE = 640
 # The library's own tolerance for its euclidean distance (dlib reports 99.38% LFW at 0.6).
 DEFAULT_THRESHOLD = 0.6
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG"})
+# Intake photos may also be MPO: a JPEG whose first image is the photo, followed by
+# more (Ultra HDR gain maps, Pillow opens those as MPO); only the first is decoded.
+PHOTO_FORMATS = ACCEPTED_FORMATS | {"MPO"}
 # What ends a complete file of each format. A polyglot (a JPEG that is also a ZIP
 # archive or an HTML page) keeps its second life after this marker, where decoders
 # stop reading; padding with NULs is left to pass.
@@ -104,9 +107,14 @@ def trailing_data(data: bytes, fmt: str | None) -> bool:
 
 
 def decode_image(
-    data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int = DETECT_MAX_SIDE
+    data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int = DETECT_MAX_SIDE,
+    formats: frozenset[str] = ACCEPTED_FORMATS, trailing_ok: bool = False,
 ) -> np.ndarray:
-    """Decode JPEG/PNG bytes to an upright RGB uint8 array no longer than `max_side`."""
+    """Decode JPEG/PNG bytes to an upright RGB uint8 array no longer than `max_side`.
+
+    Data after the image's end marker is refused (trailing_data) unless `trailing_ok`;
+    either way only the image part is decoded (see analyze_image for when it is ok).
+    """
     img: Image.Image
     try:
         img = Image.open(io.BytesIO(data))  # reads the header only
@@ -115,7 +123,7 @@ def decode_image(
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise FaceInputError("not_an_image", "data is not a JPEG or PNG image") from exc
     fmt = img.format
-    if fmt not in ACCEPTED_FORMATS:
+    if fmt not in formats:
         raise FaceInputError("not_an_image", f"unsupported image format {fmt}")
     width, height = img.size  # from the header only: nothing is decoded yet
     if fmt == "PNG":
@@ -130,7 +138,7 @@ def decode_image(
     except (OSError, SyntaxError, ValueError) as exc:
         # Pillow raises OSError("image file is truncated") / broken-data errors here.
         raise FaceInputError("truncated_image", f"image data is incomplete: {exc}") from exc
-    if trailing_data(data, fmt):
+    if not trailing_ok and trailing_data(data, fmt):
         raise FaceInputError("trailing_data", f"data follows the end of the {fmt} image")
     img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
@@ -249,8 +257,17 @@ def analyze_image(
     max_side: int = DETECT_MAX_SIDE,
     blocking: frozenset[str] = BLOCKING_HINTS,
 ) -> FrameAnalysis:
-    """Enrolment/verification still: decode, one face, usable quality, encoding."""
-    image = decode_image(data, max_side=max_side)
+    """Enrolment/verification still: decode, one face, usable quality, encoding.
+
+    Unlike liveness frames, a still photo may carry data after the image: phones
+    append the video of a motion photo (Samsung/Google Motion Photos, Xiaomi/Huawei
+    moving pictures: an MP4 after the JPEG) by design, and officers take intake
+    photos with whatever phone they have. Only the image part is decoded, and the
+    photo is never stored or served, so a polyglot's second life reaches no one.
+    Frames come only from our app, which appends nothing: there trailing data means
+    a crafted file and is refused (server.biometrics.analysis.check_frame).
+    """
+    image = decode_image(data, max_side=max_side, formats=PHOTO_FORMATS, trailing_ok=True)
     analysis = analyze_frame(image, encode_face=True)
     for hint in analysis.quality:
         if hint.code in blocking:

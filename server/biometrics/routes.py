@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import Response, g
 from flask.views import MethodView
 from flask_limiter.util import get_remote_address
+from flask_smorest.error_handler import ErrorSchema
 
 from server.api import Blueprint
 from server.api.pagination import SelectPage
-from server.biometrics import enrollment, limits, login, service
+from server.biometrics import admission, enrollment, limits, login, service
 from server.biometrics import schemas as s
 from server.extensions import limiter
 from server.identity.authn import check_request_proof, current_principal
@@ -24,11 +25,37 @@ blp = Blueprint("biometrics", __name__, url_prefix="/api/biometrics",
 face_auth = Blueprint("face_auth", __name__, url_prefix="/api/auth/face",
                       description="Face login on an enrolled device (DPoP proof, no token)")
 
+# Frames submissions are admitted by the expected wait, which counts from when a
+# worker took the request (server.biometrics.admission).
+blp.before_request(admission.mark_arrival)
+face_auth.before_request(admission.mark_arrival)
+
 # Before login, per address (as password login). A device's own challenges and frames
 # are limited per account, after authentication: many phones share one address
 # behind carrier NAT, and each submission costs seconds of CPU.
 FACE_LIMIT = "10 per minute"
 DEVICE_LIMIT = "12 per minute"
+
+
+BUSY = ("Face checks are busy (reason face_busy): nothing was judged and the challenge "
+        "is not used; send the same frames again after Retry-After while it is open "
+        "(errors.resend false: it would have expired by then)")
+RETRY_AFTER = {"description": "seconds to wait before resending",
+               "schema": {"type": "integer"}}
+
+
+def _not_shed(response: Response) -> bool:
+    """flask-limiter's deduct_when: is this response counted against the limit?"""
+    if response.status_code != 503:
+        return True
+    # A submission refused for load cost almost nothing and must be resent: counting
+    # it would turn the server's own overload into the person's 429. Nor may the
+    # limiter's headers go on it: it would raise our Retry-After (seconds, from the
+    # load estimate) to its window's reset (up to a minute), and the phone would wait
+    # past the challenge's deadline. (`context` is flask-limiter 4's per-request state,
+    # marked private: tests/biometrics/test_admission.py checks the header survives.)
+    limiter.context.view_rate_limit = None
+    return False
 
 
 def _account_key() -> str:
@@ -103,9 +130,11 @@ def read_challenge(challenge_id: str) -> Any:
 
 @blp.route("/challenges/<string:challenge_id>/frames", methods=["POST"])
 @blp.auth_required(*limits.DEVICE_ROLES)
-@limiter.limit(DEVICE_LIMIT, key_func=_account_key)
+@limiter.limit(DEVICE_LIMIT, key_func=_account_key, deduct_when=_not_shed)
 @blp.arguments(s.FramesSchema)
 @blp.response(200, s.DecisionSchema)
+@blp.alt_response(503, schema=ErrorSchema, description=BUSY,
+                  headers={"Retry-After": RETRY_AFTER})
 def submit_frames(data: dict[str, Any], challenge_id: str) -> Any:
     """Send the captured frames once; the answer is pass, review or fail with reasons"""
     return service.submit_frames(current_principal(), challenge_id, data)
@@ -140,9 +169,11 @@ def face_challenge() -> Any:
 
 
 @face_auth.route("/login", methods=["POST"])
-@limiter.limit(FACE_LIMIT)
+@limiter.limit(FACE_LIMIT, deduct_when=_not_shed)
 @face_auth.arguments(s.FaceLoginSchema)
 @face_auth.response(200, s.FaceLoginResultSchema)
+@face_auth.alt_response(503, schema=ErrorSchema, description=BUSY,
+                        headers={"Retry-After": RETRY_AFTER})
 @face_auth.alt_response(202, schema=s.FaceLoginResultSchema,
                         description="Sent to an officer's review: no tokens")
 @face_auth.doc(security=[{"DPoPProof": []}])

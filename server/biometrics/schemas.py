@@ -55,6 +55,10 @@ class FramesSchema(Schema):
                          validate=validate.Length(min=1, max=limits.MAX_FRAMES))
     mirrored = fields.Boolean(load_default=False, metadata={
         "description": "true if the frames are mirrored like the selfie preview"})
+    sent_ms = fields.Integer(validate=validate.Range(min=0, max=3_600_000), metadata={
+        "description": "when this send left the phone, in ms since it received the "
+                       "challenge (as t_ms): lets the server see how long the request "
+                       "queued and refuse it early (503 face_busy) when overloaded"})
 
 
 class FaceLoginSchema(FramesSchema):

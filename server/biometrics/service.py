@@ -96,7 +96,7 @@ def submit_frames(principal: Principal, challenge_id: str,
         template = open_template(row)
     frames = [challenges.Frame(f["jpeg"], f["t_ms"]) for f in data["frames"]]
     judgement = challenges.submit(challenge, principal.device.id, data["nonce"], frames,
-                                  data["mirrored"], template)
+                                  data["mirrored"], template, data.get("sent_ms"))
     details: dict[str, Any] = {"purpose": challenge.purpose, "frames": len(frames),
                                "failed": challenges.failed_checks(challenge),
                                "evidence": challenge.evidence_ref}

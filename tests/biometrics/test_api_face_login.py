@@ -110,15 +110,17 @@ def test_kept_frames_go_to_the_evidence_sink_and_others_are_dropped(app, demo):
         return f"evidence:{len(kept)}"
 
     device, person = _logged_out(app, demo)
+    real_sink = app.extensions.get(FRAME_SINK)  # the app's own (evidence store), restored
     app.extensions[FRAME_SINK] = sink
     try:
-        assert _fail_once(device, app).status_code == 401  # default policy: keep nothing
+        # The default policy keeps only doubtful ("review") faces, for the officer.
+        assert _fail_once(device, app).status_code == 401
         assert kept == []
         app.config["SHOUWANG_FACE_KEEP_FRAMES"] = "fail,review"
         assert _fail_once(device, app).status_code == 401
     finally:
         app.config.pop("SHOUWANG_FACE_KEEP_FRAMES", None)
-        del app.extensions[FRAME_SINK]
+        app.extensions[FRAME_SINK] = real_sink
     assert len(kept) == 1
     bundle = kept[0]
     assert bundle.account_id == person and bundle.decision == "fail"

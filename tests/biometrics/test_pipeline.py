@@ -107,13 +107,47 @@ def zip_archive() -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("tail", [zip_archive(), b"<html><script>alert(1)</script></html>"],
-                         ids=["zip", "html"])
-def test_a_polyglot_photo_is_refused(tail: bytes) -> None:
-    """A JPEG that is also a ZIP archive or an HTML page: the other life follows the
-    JPEG's end marker, where Pillow stops reading; refused, not decoded as a face."""
-    assert reason(raw("obama.jpg") + tail) == "trailing_data"
-    assert reason(png_bytes(np.full((200, 200, 3), 90, np.uint8)) + tail) == "trailing_data"
+def mp4_tail() -> bytes:
+    """What a motion photo appends after its JPEG: an MP4 (ftyp box, then the video)."""
+    return struct.pack(">I", 24) + b"ftypmp42" + b"\0\0\0\0mp42isom" + b"\0" * 4096
+
+
+TAILS = [mp4_tail(), zip_archive(), b"<html><script>alert(1)</script></html>"]
+
+
+@pytest.mark.parametrize("tail", TAILS, ids=["motion-photo", "zip", "html"])
+def test_a_photo_with_data_appended_is_accepted_and_only_the_image_is_read(tail: bytes) -> None:
+    """Motion photos append a video by design. Intake photos are decoded once and never
+    stored or served, so a polyglot's other life reaches no one: accepted, and the
+    result is exactly that of the image alone."""
+    plain = pipeline.analyze_image(raw("obama.jpg"))
+    tailed = pipeline.analyze_image(raw("obama.jpg") + tail)
+    assert tailed.encoding is not None and plain.encoding is not None
+    assert np.array_equal(tailed.encoding, plain.encoding) and tailed.box == plain.box
+    image = png_bytes(np.full((200, 200, 3), 90, np.uint8))
+    assert np.array_equal(pipeline.decode_image(image + tail, trailing_ok=True),
+                          pipeline.decode_image(image))
+
+
+@pytest.mark.parametrize("tail", TAILS, ids=["motion-photo", "zip", "html"])
+def test_a_frame_with_data_appended_is_refused(tail: bytes) -> None:
+    """Liveness frames come only from our app, which appends nothing: a crafted file."""
+    for data in (raw("obama.jpg"), png_bytes(np.full((200, 200, 3), 90, np.uint8))):
+        with pytest.raises(FaceInputError) as info:
+            pipeline.decode_image(data + tail)
+        assert info.value.reason_code == "trailing_data"
+
+
+def test_an_mpo_photo_is_read_from_its_first_image_but_is_no_frame() -> None:
+    """Ultra HDR photos carry a gain map as a second image (Pillow: MPO)."""
+    first = Image.open(io.BytesIO(raw("obama2.jpg")))
+    buf = io.BytesIO()
+    first.save(buf, "MPO", save_all=True, append_images=[first.resize((64, 64))])
+    assert Image.open(io.BytesIO(buf.getvalue())).format == "MPO"
+    assert pipeline.analyze_image(buf.getvalue()).face_count == 1
+    with pytest.raises(FaceInputError) as info:
+        pipeline.decode_image(buf.getvalue())
+    assert info.value.reason_code == "not_an_image"
 
 
 def test_nul_padding_after_the_end_is_not_a_polyglot() -> None:

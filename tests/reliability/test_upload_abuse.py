@@ -1,5 +1,5 @@
 """Hostile uploads against gunicorn (the harness's workers, PostgreSQL, Redis):
-oversized bodies, decompression bombs, polyglots, slow clients. Each is refused
+oversized bodies, decompression bombs, polyglot frames, slow clients. Each is refused
 with the error envelope's status (or the connection is closed), and the
 worker's memory stays bounded.
 
@@ -252,13 +252,27 @@ def test_a_polyglot_frame_is_refused_as_not_a_plain_jpeg(harness, phone, memory,
     assert problem.errors["frames"]["5"]["reason"] == "trailing_data"
 
 
-def test_a_polyglot_photo_is_refused(harness, memory):
+def motion_photo_tail() -> bytes:
+    """What Samsung/Google Motion Photos append after the JPEG: an MP4 (ftyp box...)."""
+    return struct.pack(">I", 24) + b"ftypmp42" + b"\0\0\0\0mp42isom" + b"\0" * 8192
+
+
+def test_a_polyglot_photo_is_accepted_and_only_the_image_part_is_read(harness, memory):
+    """Intake photos may be motion photos (a video appended by design). They are decoded
+    once, never stored or served: the appended part reaches no one, and is not read.
+    (Frames, made only by our app, still refuse it: the test above.)"""
     subject = harness.new_subjects(1)[0]
-    data = (FACES / "obama2.jpg").read_bytes() + zip_bytes()
-    problem = _refused(harness.officer(), "/api/biometrics/enrollments", {
-        "account_id": subject.account_id, "photos": [base64.b64encode(data).decode()],
+    officer = harness.officer()
+    tailed = (FACES / "obama2.jpg").read_bytes() + zip_bytes()
+    officer.call("POST", "/api/biometrics/enrollments", {
+        "account_id": subject.account_id, "photos": [base64.b64encode(tailed).decode()],
         "legal_basis": "criminal_procedure_law_art_71"})
-    assert problem.status == 415 and problem.reason == "trailing_data"
+    plain = (FACES / "obama3.jpg").read_bytes()
+    verdicts = [officer.call("POST", "/api/biometrics/verify", {
+        "account_id": subject.account_id, "photo": base64.b64encode(data).decode()})
+        for data in (plain, plain + motion_photo_tail(), plain + zip_bytes())]
+    assert all(v["match"] for v in verdicts)
+    assert len({v["distance"] for v in verdicts}) == 1  # the same image, read alone
 
 
 # -- slow clients ----------------------------------------------------------------------

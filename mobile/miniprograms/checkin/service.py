@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mobile.core.liveness import Challenge, capture, frames_body
+from mobile.core import liveness
+from mobile.core.liveness import Challenge, capture
 from mobile.core.outbox import Item
 from mobile.core.sensors import CameraFrame, LocationFix
 from mobile.ui.core_wiring import AppCore
@@ -81,9 +82,11 @@ class CheckinService:
         return capture(self.core.frames, challenge, on_frame, self._clock, self._sleep)
 
     def submit(self, challenge: Challenge, frames: list[CameraFrame]) -> dict[str, Any]:
-        """The server's decision on the frames: pass, review or fail, with hints."""
-        return dict(self.core.call("POST", f"/api/biometrics/challenges/{challenge.id}/frames",
-                                   frames_body(challenge, frames)))
+        """The server's decision on the frames: pass, review or fail, with hints. A busy
+        face service (503 face_busy) is waited out while the challenge stays open."""
+        path = f"/api/biometrics/challenges/{challenge.id}/frames"
+        return dict(liveness.submit(lambda body: self.core.call("POST", path, body), challenge,
+                                    frames, clock=self._clock, sleep=self._sleep))
 
     # -- the place -------------------------------------------------------------------
     def take_fix(self, timeout: float = FIX_TIMEOUT_S) -> LocationFix:

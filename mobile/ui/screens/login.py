@@ -16,8 +16,9 @@ from kivy.core.image import Image as CoreImage
 from kivy.properties import BooleanProperty, OptionProperty, StringProperty
 from kivy.uix.widget import Widget
 
+from mobile.core import liveness
 from mobile.core.client import ApiProblem
-from mobile.core.liveness import Challenge, capture, frames_body
+from mobile.core.liveness import Challenge, capture
 from mobile.core.sensors import CameraFrame
 from mobile.ui.messages import problem_text
 from mobile.ui.screen import ShouwangScreen
@@ -146,9 +147,9 @@ class LoginScreen(ShouwangScreen):
     def _judge(self, challenge: Challenge, taken: list[CameraFrame]) -> None:
         self.face_step, self.face_prompt = "judging", ""
         self.say(key="login.face.judging")
-        body = {**frames_body(challenge, taken), "challenge_id": challenge.id}
-        self.call(lambda: self.core.face_login(body), self._face_done,
-                  on_error=self._face_failed)
+        self.call(lambda: liveness.submit(self.core.face_login, challenge, taken,
+                                          extra={"challenge_id": challenge.id}),
+                  self._face_done, on_error=self._face_failed)
 
     def _face_done(self, account: dict[str, Any] | None) -> None:
         self.face_step, self._challenge = "idle", None
