@@ -25,6 +25,7 @@ def create_app(overrides: dict[str, str] | None = None,
     register_request_limits(app)
     register_extensions(app, settings)
     register_blueprints(app)
+    register_evidence_sinks(app)
     register_commands(app)
     register_worker(app)
     return app
@@ -107,6 +108,13 @@ def register_blueprints(app: Flask) -> None:
 
     for blp in supervision_blueprints:
         api.register_blueprint(blp)
+
+
+def register_evidence_sinks(app: Flask) -> None:
+    """Where the liveness check hands the face frames a deployment keeps."""
+    from server.evidence.frames import register_frame_sink
+
+    register_frame_sink(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -135,30 +135,35 @@ class ApiClient:
 
     # -- calls ----------------------------------------------------------------
     def call(self, method: str, path: str, body: Any = None,
-             headers: dict[str, str] | None = None) -> Any:
-        """An authenticated call; refreshes the access token once if it expired."""
+             headers: dict[str, str] | None = None, raw: bool = False) -> Any:
+        """An authenticated call; refreshes the access token once if it expired.
+        `raw`: the body's bytes as sent (a download), not JSON."""
         token = self.store.get("access_token")
         if token is None:
             self.refresh()
             token = self.store.get("access_token")
         try:
             return self._send(method, path, body, token=token.decode() if token else None,
-                              headers=headers)
+                              headers=headers, raw=raw)
         except ApiProblem as problem:
             if problem.status == 401 and problem.reason == "proof_stale":
                 # The server's nonce store restarted after we signed: sign anew.
                 return self._send(method, path, body, token=token.decode() if token else None,
-                                  headers=headers)
+                                  headers=headers, raw=raw)
             if problem.status != 401 or problem.reason != "invalid_token":
                 raise
         with self._refresh_lock:
             self.refresh()
         token = self.store.get("access_token")
         return self._send(method, path, body, token=token.decode() if token else None,
-                          headers=headers)
+                          headers=headers, raw=raw)
+
+    def download(self, path: str) -> bytes:
+        """An authenticated GET of bytes (evidence content), errors as for `call`."""
+        return bytes(self.call("GET", path, raw=True) or b"")
 
     def _send(self, method: str, path: str, body: Any, token: str | None,
-              headers: dict[str, str] | None = None) -> Any:
+              headers: dict[str, str] | None = None, raw: bool = False) -> Any:
         url = self.base_url + path
         data = b"" if body is None else json.dumps(body).encode()
         sent = {"DPoP": make_proof(self.key, method, url, data, access_token=token)}
@@ -174,6 +179,8 @@ class ApiClient:
             raise ApiProblem(0, f"network: {type(exc).__name__}") from exc
         if response.status_code >= 400:
             raise _problem(response)
+        if raw:
+            return response.content
         if response.status_code == 204 or not response.content:
             return None
         return response.json()

@@ -161,13 +161,14 @@ class StoredCopy:
 
 
 def encrypt_copy(store: EvidenceStore, object_id: str, profile: Profile,
-                 data: bytes) -> StoredCopy:
-    """Store a server-made copy (the viewer image) under a fresh random key."""
+                 data: bytes, variant: str = "view") -> StoredCopy:
+    """Store server-made bytes (the viewer image, or an object the server produced,
+    server.evidence.produce) under a fresh random key."""
     key = os.urandom(32)  # STREAM derives the AEAD key from it by HKDF, for either profile
     header, chunks = encrypt_bytes(key, data, profile)
     stride = len(chunks[0]) if len(chunks) > 1 else 0
     for i, chunk in enumerate(chunks):
-        store.write_chunk(object_id, "view", i, i * stride, chunk)
+        store.write_chunk(object_id, variant, i, i * stride, chunk)
     return StoredCopy(header, len(chunks), key)
 
 

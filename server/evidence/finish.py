@@ -155,6 +155,12 @@ def _store_viewer_copy(ev: Evidence, store: EvidenceStore, sealer: crypto.Sealer
         fail(ev, store, PayloadTooLarge(str(exc), reason="image_too_large"))
     except images.ImageUnreadable as exc:
         fail(ev, store, Unprocessable(str(exc), reason="image_unreadable"))
+    store_viewer_copy(ev, store, sealer, copy)
+
+
+def store_viewer_copy(ev: Evidence, store: EvidenceStore, sealer: crypto.Sealer,
+                      copy: images.ViewerCopy) -> None:
+    """Encrypt the viewer copy under its own key, sealed with the capture metadata."""
     view = crypto.encrypt_copy(store, ev.id, sealer.profile, copy.data)
     ev.view_type, ev.view_size = copy.content_type, len(copy.data)
     ev.view_header, ev.view_chunk_count = view.header, view.chunk_count

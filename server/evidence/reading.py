@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from server.api.errors import Conflict, NotFound, Unprocessable
 from server.audit.service import record
 from server.evidence import crypto, images
@@ -91,3 +93,27 @@ def read_capture(actor: Account, object_id: str, purpose: str | None) -> dict[st
            purpose=purpose)
     db.session.commit()
     return capture
+
+
+def list_case(actor: Account, case_ref: str, purpose: str | None) -> list[Evidence]:
+    """Complete evidence filed under `case_ref` that the actor may read (audited).
+
+    Each row is judged by the same policy as a single view; a case with nothing
+    the actor may read is 404, whether it exists elsewhere or not.
+    """
+    rows = db.session.scalars(select(Evidence).where(
+        Evidence.case_ref == case_ref, Evidence.state == COMPLETE)
+        .order_by(Evidence.created_at, Evidence.id))
+    visible = []
+    for ev in rows:
+        try:
+            policy.authorize(actor, "evidence.read", ev.jurisdiction, owner_id=ev.uploader_id)
+        except NotFound:
+            continue  # outside the subtree: not revealed
+        visible.append(ev)
+    if not visible:
+        raise NotFound("Not found.")
+    record("evidence.list", actor=actor, target_type="evidence_case", target_id=case_ref,
+           purpose=purpose, details={"ids": [ev.id for ev in visible]})
+    db.session.commit()
+    return visible

@@ -41,6 +41,16 @@ def create_upload(data: dict[str, Any]) -> Any:
     return evidence if created else (evidence, 200)
 
 
+@blp.route("", methods=["GET"])
+@blp.auth_required()
+@blp.arguments(s.CaseQuerySchema, location="query")
+@blp.response(200, s.EvidenceSchema(many=True))
+def list_case(query: dict[str, Any]) -> Any:
+    """The evidence of one case_ref I may read, e.g. a challenge's kept face frames (audited)"""
+    return reading.list_case(current_principal().account, query["case_ref"],
+                             query.get("purpose"))
+
+
 @blp.route("/<string:object_id>/status")
 @blp.auth_required()
 @blp.response(200, s.UploadStatusSchema)

@@ -78,6 +78,12 @@ class ViewQuerySchema(Schema):
     variant = fields.String(load_default="view", validate=validate.OneOf(["view", "original"]))
 
 
+class CaseQuerySchema(Schema):
+    # Upload case refs, plus the colon of server-made ones (face-challenge:<id>).
+    case_ref = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._:/-]{1,64}$"))
+    purpose = fields.String(validate=validate.Length(max=200))
+
+
 class PurposeQuerySchema(Schema):
     purpose = fields.String(validate=validate.Length(max=200))
 

@@ -78,3 +78,13 @@ def annotate(actor: Account, checkin_id: int, note: str) -> Annotation:
 def annotations_of(checkin_id: int) -> list[Annotation]:
     return list(db.session.scalars(select(Annotation).where(Annotation.checkin_id == checkin_id)
                                    .order_by(Annotation.id)))
+
+
+def kept_frames_ref(checkin: Checkin) -> str | None:
+    """Where the face frames of the check-in's challenge are kept as evidence
+    (server.evidence.frames), if the deployment kept them."""
+    from server.biometrics.models import FaceChallenge
+
+    challenge = db.session.get(FaceChallenge, checkin.challenge_id) if checkin.challenge_id \
+        else None
+    return challenge.evidence_ref if challenge is not None else None

@@ -104,6 +104,9 @@ class CheckinRecordSchema(ma.Schema):
     location_id = fields.Integer(allow_none=True)
     flags = fields.Function(lambda c: [f for f in c.flags.split(",") if f])
     liveness = fields.Dict()
+    challenge_id = fields.String(allow_none=True)
+    # case_ref of the face frames kept as evidence (GET /api/evidence?case_ref=), if any
+    face_frames = fields.Function(lambda c: review.kept_frames_ref(c), allow_none=True)
     answers = fields.Dict()
     needs_attention = fields.Boolean()
     attention_reasons = fields.List(fields.String())

@@ -148,7 +148,15 @@ def test_the_track_leaves_the_zone_and_the_officer_handles_the_alert(app, live_s
 
 
 def test_the_prosecutor_sees_the_same_and_can_change_nothing(app, live_server, demo,
-                                                             start_phone, tmp_path):
+                                                             start_phone, tmp_path,
+                                                             monkeypatch):
+    # This deployment keeps face frames even of passed checks: the subject's check-in
+    # (out of the zone, so queued) then comes with three frames to look at.
+    from server.biometrics.challenges import FRAME_SINK
+    from server.evidence.frames import keep
+
+    monkeypatch.setitem(app.config, "SHOUWANG_FACE_KEEP_FRAMES", "pass,review")
+    monkeypatch.setitem(app.extensions, FRAME_SINK, keep)  # as create_app registers it
     case_id = open_case(app)
     add_city_zone(app, case_id)
     subject = SubjectPhone(live_server, tmp_path / "subject-core", demo["subject"])
@@ -176,6 +184,14 @@ def test_the_prosecutor_sees_the_same_and_can_change_nothing(app, live_server, d
                              "the check-in to review")
     assert not queued.ids.actions.children  # reading only
     shot(prosecutor, "51-prosecutor-review-queue-zh")
+    (faces,) = queued.ids.views.children  # looking is reading: the frames are offered
+    assert faces.action_name == "faces" and faces.text == "查看人脸画面"
+    prosecutor.tap(faces)
+    shown = popup(prosecutor, "FacesPopup")
+    frames = prosecutor.wait(lambda: len(shown.ids.frames.children) == 3 and
+                             shown.ids.frames.children, "the three face frames")
+    assert all(f.texture is not None and f.texture.size[0] > 0 for f in frames)
+    shown.dismiss()
 
     cases = open_tab(prosecutor, "supervise.cases")
     listed = case_card(prosecutor, cases, case_id)

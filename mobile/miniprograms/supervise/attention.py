@@ -1,19 +1,48 @@
 """Check-ins that need a person's look (late, flagged, borderline face, outside a zone,
 asked for help), each with its reasons in words. An officer reviews one: the face was
-compared by eye (or not), with a note. Prosecutors read the queue only."""
+compared by eye (or not), with a note. Prosecutors read the queue only.
+
+When the deployment keeps the frames of a doubtful face (server.evidence.frames), the
+card offers them: three frames, fetched as audited evidence views (metadata-free
+copies) and shown in a popup, never written to the phone's storage."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
+from urllib.parse import urlencode
 
-from kivy.properties import DictProperty, ListProperty, StringProperty
+from kivy.core.image import Image as CoreImage
+from kivy.properties import DictProperty, ListProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.image import Image
+from kivy.uix.popup import Popup
 
 from mobile.miniprograms.supervise import casework, words
 from mobile.miniprograms.supervise.buttons import action_button
 from mobile.miniprograms.supervise.feed import FeedScreen
 from mobile.ui.core_wiring import AppCore
 from mobile.ui.dialogs import ask_reason
+
+FACE_PURPOSE = "face review of a check-in"  # staff state one for every evidence view
+
+
+def face_frames(core: AppCore, case_ref: str) -> list[bytes]:
+    """The kept frames' viewer copies, in capture order. Blocks: run through `call`."""
+    listed = core.call("GET", "/api/evidence?" + urlencode(
+        {"case_ref": case_ref, "purpose": FACE_PURPOSE}))
+    view = urlencode({"purpose": FACE_PURPOSE})
+    return [core.client.download(f"/api/evidence/{e['id']}/content?{view}") for e in listed]
+
+
+class FacesPopup(Popup):
+    """The kept frames side by side, decoded from memory."""
+
+    def show_frames(self, jpegs: list[bytes]) -> None:
+        box = self.ids.frames
+        box.clear_widgets()
+        for jpeg in jpegs:
+            box.add_widget(Image(texture=CoreImage(io.BytesIO(jpeg), ext="jpg").texture))
 
 
 class CheckinCard(BoxLayout):
@@ -29,6 +58,7 @@ class CheckinCard(BoxLayout):
 class AttentionScreen(FeedScreen):
     checkins = ListProperty([])
     cases = DictProperty({})
+    faces_popup = ObjectProperty(None, allownone=True)  # the last one opened
 
     def fetch(self, core: AppCore) -> Any:
         return casework.attention(core)
@@ -59,8 +89,22 @@ class AttentionScreen(FeedScreen):
                     card.ids.actions.add_widget(action_button(
                         self.tr(f"supervise.review.{name}"), name,
                         lambda c=checkin, ok=confirmed: self.review(c, ok)))
+            if checkin.get("face_frames"):  # absent where the deployment keeps none
+                card.ids.views.add_widget(action_button(
+                    self.tr("supervise.faces.show"), "faces",
+                    lambda ref=checkin["face_frames"]: self.show_faces(ref)))
             box.add_widget(card)
         self.ids.summary.text = self.tr("supervise.attention.count", count=len(self.checkins))
+
+    def show_faces(self, case_ref: str) -> None:
+        self.call(lambda: face_frames(self.core, case_ref), self._faces,
+                  "supervise.action.faces")
+
+    def _faces(self, jpegs: list[bytes]) -> None:
+        popup = FacesPopup()
+        popup.show_frames(jpegs)
+        popup.open()
+        self.faces_popup = popup
 
     def review(self, checkin: dict[str, Any], confirmed: bool) -> None:
         ask_reason("supervise.review.title", "supervise.review.prompt",
