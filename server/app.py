@@ -72,10 +72,7 @@ def register_request_limits(app: Flask) -> None:
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
-    from server import (
-        models,  # noqa: F401 - every table known before migrations run
-        sqlite_tuning,  # noqa: F401 - registers the SQLite journal settings
-    )
+    from server import models  # noqa: F401 - every table known before migrations run
     from server.keys.kek import load_kek
     from server.keys.keyring import Keyring
 
