@@ -33,6 +33,9 @@ class Challenge:
     actions: tuple[str, ...]
     received_at: float  # wall clock when the phone got it: frames are stamped from here
     expires_in: float = 60.0  # seconds from received_at while the server takes frames
+    # A challenge kept on the phone for a check-in without network (purpose
+    # "checkin_offline"): its frames are sent later, stamped from the capture itself.
+    offline: bool = False
 
     @classmethod
     def from_answer(cls, answer: dict[str, Any], received_at: float) -> Challenge:
@@ -89,6 +92,19 @@ def frames_body(challenge: Challenge, frames: list[CameraFrame],
     sent = time.time() if now is None else now
     return {"nonce": challenge.nonce, "frames": out,
             "sent_ms": max(int((sent - challenge.received_at) * 1000), 0)}
+
+
+def offline_frames_body(challenge: Challenge, frames: list[CameraFrame]) -> dict[str, Any]:
+    """{nonce, frames, captured_at} for an offline challenge: t_ms counts from the first
+    frame, and captured_at says when that was (the server checks it lies within the
+    challenge's validity). No sent_ms: the body waits in the outbox, maybe for hours."""
+    origin = frames[0].timestamp
+    out, last = [], -1
+    for frame in frames:
+        t_ms = max(round((frame.timestamp - origin).total_seconds() * 1000), 0)
+        last = max(t_ms, last + 1)
+        out.append({"jpeg": base64.b64encode(frame.jpeg).decode(), "t_ms": last})
+    return {"nonce": challenge.nonce, "frames": out, "captured_at": origin.isoformat()}
 
 
 def submit(send: Callable[[dict[str, Any]], T], challenge: Challenge,

@@ -32,6 +32,8 @@ from mobile.core.sensors import (
 )
 from mobile.core.tracker import LocationTracker, TrackerSettings
 
+FACE_FRAMES = "/api/biometrics/challenges/"  # frames queued with an offline check-in
+DECIDING_TRIES, DECIDING_RETRY_S = 3, 10.0
 ACCOUNT_CACHE = "account.cache"  # last /api/me answer, so an offline start still knows the role
 PAGE_SIZE = 100  # flask-smorest's maximum: fewest round trips
 
@@ -57,6 +59,14 @@ class DeliveryResult:
 
 def _pending(item: Item) -> PendingItem:
     return PendingItem(item.id, item.kind, item.capture_time, item.state, item.last_error)
+
+
+def _deciding(item: Item, problem: ApiProblem) -> bool:
+    """An offline check-in's frames resent while the server still judges the first send
+    (nonce_used): once decided, the same frames get the stored decision. A few tries
+    only, so frames of a challenge used otherwise cannot hold back later check-ins."""
+    return (item.path.startswith(FACE_FRAMES) and problem.status == 409
+            and problem.reason == "nonce_used" and item.attempts < DECIDING_TRIES)
 
 
 class AppCore:
@@ -215,8 +225,10 @@ class AppCore:
 
     # -- outbox ----------------------------------------------------------------
     def pending_items(self) -> list[PendingItem]:
-        """Not yet acknowledged, then refused ones: the person must see both."""
-        return [_pending(i) for i in self.outbox.pending() + self.outbox.rejected()]
+        """Not yet acknowledged, then refused ones: the person must see both. The face
+        frames queued with an offline check-in are part of that check-in, not counted."""
+        return [_pending(i) for i in self.outbox.pending() + self.outbox.rejected()
+                if not (i.kind == "checkin" and i.path.startswith(FACE_FRAMES))]
 
     def deliver_outbox(self) -> DeliveryResult:
         offline = False
@@ -233,6 +245,8 @@ class AppCore:
                 # processed: retry after its Retry-After, when the answer is that one.
                 if problem.retryable or problem.in_flight or problem.status == 401:
                     return Outcome.retry(problem.reason or problem.message, problem.retry_after)
+                if _deciding(item, problem):
+                    return Outcome.retry(problem.reason or problem.message, DECIDING_RETRY_S)
                 return Outcome.rejected(problem.reason or problem.message,
                                         {"message": problem.message, "errors": problem.errors})
             return Outcome.delivered(response if isinstance(response, dict) else None)

@@ -120,7 +120,7 @@ def _frontal(frames: list[FrameAnalysis | None], count: int) -> list[int]:
 
 
 def judge_frames(jpegs: Sequence[bytes], t_ms: Sequence[int], actions: Sequence[str],
-                 template: np.ndarray | None, *, mirrored: bool, elapsed_s: float,
+                 template: np.ndarray | None, *, mirrored: bool, elapsed_s: float | None,
                  threshold: float) -> Judgement:
     """Decide a liveness capture. `template` None (enrolment): the frames must agree
     with the first encoded one, and their encodings become the candidate template."""

@@ -22,7 +22,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,7 +37,7 @@ from server.api.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from server.biometrics import admission, limits
+from server.biometrics import admission, limits, offline
 from server.biometrics.models import FAILED, ISSUED, PASSED, REVIEW, FaceChallenge
 from server.dbtypes import utcnow
 from server.extensions import db, get_redis
@@ -95,7 +95,8 @@ def refusal(error: InputRefused, field: str) -> ApiError:
 
 
 def issue(account: Account, device: Device, purpose: str, template_id: str | None = None,
-          consent_text: str | None = None) -> tuple[FaceChallenge, str]:
+          consent_text: str | None = None,
+          ttl_s: int = limits.CHALLENGE_TTL_S) -> tuple[FaceChallenge, str]:
     """A new challenge in the caller's transaction; returns it with its clear nonce."""
     from server.biometrics import liveness  # loads dlib: only when faces are involved
 
@@ -107,7 +108,7 @@ def issue(account: Account, device: Device, purpose: str, template_id: str | Non
                         actions=",".join(actions), nonce_hash=nonce_hash(nonce), status=ISSUED,
                         template_id=template_id, consent_text=consent_text,
                         consent_at=now if consent_text else None, issued_at=now,
-                        expires_at=now + timedelta(seconds=limits.CHALLENGE_TTL_S))
+                        expires_at=now + timedelta(seconds=ttl_s))
     db.session.add(row)
     db.session.flush()
     return row, nonce
@@ -116,42 +117,50 @@ def issue(account: Account, device: Device, purpose: str, template_id: str | Non
 def payload(row: FaceChallenge, nonce: str) -> dict[str, Any]:
     return {"id": row.id, "nonce": nonce, "purpose": row.purpose,
             "action_list": row.action_list, "expires_at": row.expires_at,
-            "expires_in": limits.CHALLENGE_TTL_S, "frame_hints": limits.FRAME_HINTS}
+            "expires_in": int((row.expires_at - row.issued_at).total_seconds()),
+            "frame_hints": limits.FRAME_HINTS}
 
 
 def _check_open(challenge: FaceChallenge, device_id: str, nonce: str,
-                frames: Sequence[Frame]) -> float:
-    """Refuse what cannot be this challenge's capture; return the seconds since issue."""
+                frames: Sequence[Frame], captured_at: datetime | None = None
+                ) -> tuple[float | None, datetime]:
+    """Refuse what cannot be this challenge's capture; return the seconds since issue
+    (None for an offline challenge: it has no submission deadline) and when t_ms 0 was."""
     now = utcnow()
     if challenge.device_id != device_id:
         raise Forbidden("The challenge was issued to another device.", reason="wrong_device")
     if challenge.used_at is not None or challenge.status != ISSUED:
         raise Conflict("This challenge's nonce was already used.", reason="nonce_used")
-    if challenge.expires_at < now:
+    if challenge.expires_at < now and not offline.is_offline(challenge):
         raise Conflict("The challenge has expired; ask for a new one.",
                        reason="challenge_expired")
     if not hmac.compare_digest(nonce_hash(nonce), challenge.nonce_hash):
         raise Unprocessable("The nonce is not this challenge's (frames of another "
                             "challenge?).", reason="nonce_mismatch")
+    if offline.is_offline(challenge):
+        return None, offline.capture_start(challenge, captured_at, frames, now)
     elapsed = (now - challenge.issued_at).total_seconds()
     if max(f.t_ms for f in frames) > (elapsed + CLOCK_SLACK_S) * 1000:
         raise Unprocessable("Frames are stamped later than they can have been captured.",
                             reason="frame_times_implausible")
-    return elapsed
+    return elapsed, challenge.issued_at
 
 
 def submit(challenge: FaceChallenge, device_id: str, nonce: str, frames: Sequence[Frame],
            mirrored: bool, template: np.ndarray | None,
-           sent_ms: int | None = None) -> Judgement:
+           sent_ms: int | None = None, captured_at: datetime | None = None) -> Judgement:
     """Judge the frames and write the decision into the caller's transaction.
 
     `sent_ms`: when the phone sent them, in ms since it received the challenge; it
     measures the time this request queued (server.biometrics.admission).
+    `captured_at`: offline challenges only, when t_ms 0 was (server.biometrics.offline).
     """
     from server.biometrics import analysis
 
-    elapsed = _check_open(challenge, device_id, nonce, frames)
+    elapsed, origin = _check_open(challenge, device_id, nonce, frames, captured_at)
     left = (challenge.expires_at - utcnow()).total_seconds()
+    if elapsed is None:  # offline: sent_ms counts from the capture, not from the issue
+        left, sent_ms = max(left, limits.CHALLENGE_TTL_S), None
     queued = admission.queued_s(challenge.issued_at, sent_ms)
     # Before the nonce is claimed: a submission refused for load leaves the challenge
     # open, and the phone sends the same frames again after Retry-After.
@@ -175,8 +184,10 @@ def submit(challenge: FaceChallenge, device_id: str, nonce: str, frames: Sequenc
         raise Conflict("This challenge's nonce was already used.", reason="nonce_used")
     challenge.decision, challenge.status = judgement.decision, STATUS[judgement.decision]
     challenge.result = {"checks": judgement.checks, "hints": judgement.hints}
+    if elapsed is None:  # lets the outbox's resend get this decision back
+        challenge.result["frames_digest"] = offline.digest(nonce, frames)
     challenge.frame_count, challenge.decided_at = len(frames), now
-    challenge.captured_at = challenge.issued_at + timedelta(milliseconds=frames[0].t_ms)
+    challenge.captured_at = origin + timedelta(milliseconds=frames[0].t_ms)
     challenge.evidence_ref = keep_frames(challenge, frames)
     return judgement
 

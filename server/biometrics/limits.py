@@ -6,6 +6,8 @@ deployment can set them either way:
     SHOUWANG_FACE_THRESHOLD     1:1 distance threshold (default 0.6, the library's own)
     SHOUWANG_FACE_KEEP_FRAMES   decisions whose frames are kept as evidence, comma-
                                 separated from {pass, review, fail}; default none
+    SHOUWANG_FACE_OFFLINE_TTL_S validity of an offline check-in challenge (default 72 h,
+                                server.biometrics.offline)
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ CONSENTS = {
 def _setting(name: str, default: str) -> str:
     value = current_app.config.get(name) or os.environ.get(name)
     return str(value) if value not in (None, "") else default
+
+
+setting = _setting  # for sibling modules' settings (server.biometrics.offline)
 
 
 def threshold() -> float:

@@ -59,6 +59,11 @@ class FramesSchema(Schema):
         "description": "when this send left the phone, in ms since it received the "
                        "challenge (as t_ms): lets the server see how long the request "
                        "queued and refuse it early (503 face_busy) when overloaded"})
+    captured_at = fields.AwareDateTime(metadata={
+        "description": "offline challenges only (required there, ignored otherwise): when "
+                       "t_ms 0 was on the phone; the capture must lie within the "
+                       "challenge's validity. Resending the same frames to a decided "
+                       "offline challenge answers its stored decision"})
 
 
 class FaceLoginSchema(FramesSchema):
@@ -67,7 +72,11 @@ class FaceLoginSchema(FramesSchema):
 
 class ChallengeCreateSchema(Schema):
     purpose = fields.String(load_default="verify",
-                            validate=validate.OneOf(["verify", "enroll"]))
+                            validate=validate.OneOf(["verify", "enroll", "checkin_offline"]),
+                            metadata={"description": "checkin_offline: a challenge the phone "
+                                      "keeps for a check-in without network (long validity, "
+                                      "at most 2 unused per device, else 409; its check-in "
+                                      "always goes to an officer)"})
     consent_version = fields.String(validate=validate.Length(max=32), metadata={
         "description": "enroll only: the version of the consent text the person accepted"})
 

@@ -17,7 +17,7 @@ from sqlalchemy import Select, select, update
 
 from server.api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from server.audit.service import record
-from server.biometrics import challenges, limits
+from server.biometrics import challenges, limits, offline
 from server.biometrics.enrollment import active_template, open_template, seal_template
 from server.biometrics.models import (
     ACTIVE,
@@ -45,6 +45,11 @@ class ChallengeOutcome:
     checks: tuple[dict[str, str], ...]
     decided_at: datetime
     captured_at: datetime  # when the phone captured the first frame
+    # An offline challenge (server.biometrics.offline): its actions were known in
+    # advance; a check-in must be captured between issued_at and expires_at.
+    offline: bool = False
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 def start_challenge(principal: Principal, purpose: str,
@@ -67,9 +72,17 @@ def start_challenge(principal: Principal, purpose: str,
                                 f"(GET /api/biometrics/consent).", reason="consent_required")
         row, nonce = challenges.issue(account, principal.device, "enroll", consent_text=text)
     else:
+        if purpose == offline.PURPOSE and account.role != "subject":
+            raise Forbidden("Offline challenges are for check-ins.",
+                            reason="offline_checkin_only")
         if template is None:
             raise Conflict("Your face is not enrolled.", reason="not_enrolled")
-        row, nonce = challenges.issue(account, principal.device, "verify", template.id)
+        ttl = limits.CHALLENGE_TTL_S
+        if purpose == offline.PURPOSE:
+            offline.check_outstanding(principal.device.id, utcnow())
+            ttl = offline.ttl_s()
+        row, nonce = challenges.issue(account, principal.device, purpose, template.id,
+                                      ttl_s=ttl)
     db.session.commit()
     return challenges.payload(row, nonce)
 
@@ -87,16 +100,20 @@ def submit_frames(principal: Principal, challenge_id: str,
     if challenge.purpose == "login":
         raise Conflict("Send a face-login challenge's frames to /api/auth/face/login.",
                        reason="login_challenge")
+    frames = [challenges.Frame(f["jpeg"], f["t_ms"]) for f in data["frames"]]
+    if challenge.device_id == principal.device.id and offline.is_replay(
+            challenge, data["nonce"], frames):
+        return challenge  # the outbox resent after a crash: the stored decision
     template = None
-    if challenge.purpose == "verify":
+    if challenge.purpose in ("verify", offline.PURPOSE):
         row = db.session.get(FaceTemplate, challenge.template_id)
         if row is None or row.status != ACTIVE:
             raise Conflict("The enrolled face changed; ask for a new challenge.",
                            reason="not_enrolled")
         template = open_template(row)
-    frames = [challenges.Frame(f["jpeg"], f["t_ms"]) for f in data["frames"]]
     judgement = challenges.submit(challenge, principal.device.id, data["nonce"], frames,
-                                  data["mirrored"], template, data.get("sent_ms"))
+                                  data["mirrored"], template, data.get("sent_ms"),
+                                  data.get("captured_at"))
     details: dict[str, Any] = {"purpose": challenge.purpose, "frames": len(frames),
                                "failed": challenges.failed_checks(challenge),
                                "evidence": challenge.evidence_ref}
@@ -178,12 +195,14 @@ def claim_passed_challenge(challenge_id: str, account_id: str, device_id: str,
     Unprocessable with reason "challenge_not_decided" (no frames yet),
     "challenge_failed" (failed, or rejected by an officer) or
     "challenge_already_used" (claimed before, or issued for login/enrolment, which
-    use it themselves).
+    use it themselves). An offline challenge ("checkin_offline") serves a "checkin"
+    only, and its outcome says offline=True.
     """
     row = db.session.get(FaceChallenge, challenge_id)
     if row is None or row.account_id != account_id or row.device_id != device_id:
         raise NotFound("No such challenge.")
-    if row.claimed_at is not None or row.purpose != "verify":
+    usable = ("verify", offline.PURPOSE) if purpose == "checkin" else ("verify",)
+    if row.claimed_at is not None or row.purpose not in usable:
         raise Unprocessable("The challenge was already used.", reason="challenge_already_used")
     if row.status == ISSUED:
         raise Unprocessable("The challenge has no decision yet.",
@@ -199,4 +218,5 @@ def claim_passed_challenge(challenge_id: str, account_id: str, device_id: str,
     checks = tuple({"name": c["name"], "status": c["status"], "reason": c["reason"]}
                    for c in (row.result or {}).get("checks", []))
     return ChallengeOutcome(row.id, "pass" if row.status == PASSED else "review", checks,
-                            row.decided_at, row.captured_at)
+                            row.decided_at, row.captured_at, offline.is_offline(row),
+                            row.issued_at, row.expires_at)

@@ -21,6 +21,8 @@ CURFEW_BREACH = "curfew_breach"
 IMPLAUSIBLE_FIX = "implausible_fix"
 LIVENESS_FAILURES = "liveness_failures"
 NO_LOCATION = "no_location"
+# Not an alert: an attention reason on the check-in, explained in the catalogue too.
+CAPTURED_OFFLINE = "captured_offline"
 RULE_NAMES = (MISSED_CHECKIN, RANDOM_UNANSWERED, INCLUSION_EXIT, EXCLUSION_ENTRY,
               CURFEW_BREACH, IMPLAUSIBLE_FIX, LIVENESS_FAILURES, NO_LOCATION)
 
@@ -91,6 +93,19 @@ def catalogue(s: SupervisionSettings) -> dict[str, Any]:
               "this warning: the phone may be off, or left behind.",
               {"silence_hours": f"per case (default {s.silence_hours})"},
               ["last fix received"]),
+        _rule(CAPTURED_OFFLINE, "离线报到待核 Check-in captured offline, for review",
+              "Not an alert: a reason that puts a check-in in the officer's queue. With no "
+              "network, the phone answers a face challenge it fetched earlier (valid "
+              "SHOUWANG_FACE_OFFLINE_TTL_S, 72 h by default) and sends the frames with the "
+              "check-in when the network returns. The frames pass the same checks as "
+              "online ones except the submission deadline. The requested head movements "
+              "were known to the phone in advance, so a prepared recording could follow "
+              "them: weaker evidence. Every such check-in is accepted, counted for the "
+              "window it was captured in (which must lie within the challenge's "
+              "validity), and always reviewed by an officer.",
+              {"max_unused_per_phone": 2, "validity": "SHOUWANG_FACE_OFFLINE_TTL_S"},
+              ["the challenge's issue and expiry", "the claimed capture time",
+               "the face checks"]),
     ]
     return {
         "rules": rules,

@@ -8,7 +8,10 @@ is the request's DPoP proof, checked before this runs; the check-in keeps the de
 The liveness challenge is claimed through the biometrics service inside this
 transaction, so a challenge serves one check-in only. A refused face is stored as
 a failed check-in (the liveness_failure_limit-th in 24 h raises an alert) and
-answered 422. Whatever happens, the fix is kept.
+answered 422. Whatever happens, the fix is kept. A check-in made with an offline
+challenge (server.biometrics.offline) must be captured within that challenge's
+validity (else 422 capture_outside_validity, nothing kept) and always goes to the
+officer's queue with the reason "captured_offline".
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from sqlalchemy import select
 
 from server.api import idempotency
 from server.api.errors import ApiError, Unprocessable, envelope
-from server.biometrics.service import claim_passed_challenge
+from server.biometrics.service import ChallengeOutcome, claim_passed_challenge
 from server.extensions import db
 from server.identity.models import Account
 from server.supervision import alerts, cases, fixes
-from server.supervision.alert_rules import LIVENESS_FAILURES
+from server.supervision.alert_rules import CAPTURED_OFFLINE, LIVENESS_FAILURES
 from server.supervision.checkin_fix import record_fix
 from server.supervision.checkin_timing import judge_timing, settle
 from server.supervision.clock import now as clock_now
@@ -59,6 +62,8 @@ def check_in(actor: Account, device_id: str, data: dict[str, Any],
         db.session.rollback()
         _failed(case, device_id, data, fix_raw, exc, now)
         raise Unprocessable(exc.message, errors=exc.errors) from None
+    if outcome.offline:
+        _check_offline_capture(outcome, data["captured_at"])
     location, flags, zone_alerts = record_fix(case, fixes.convert(fix_raw), device_id, now)
     timing = judge_timing(case, data["captured_at"], now)
     mismatch = (outcome.captured_at is not None
@@ -66,6 +71,8 @@ def check_in(actor: Account, device_id: str, data: dict[str, Any],
                 > timedelta(seconds=s.capture_mismatch_s))
     reasons = _attention(case, timing.late_reason, flags, outcome.decision, data, mismatch,
                          zone_alerts)
+    if outcome.offline:  # weaker evidence: an officer always looks (alert_rules)
+        reasons.append(CAPTURED_OFFLINE)
     checkin = Checkin(case_id=case.id, client_id=data["id"], status=timing.status,
                       captured_at=data["captured_at"], received_at=now,
                       window_key=timing.window.key if timing.window else None,
@@ -74,6 +81,7 @@ def check_in(actor: Account, device_id: str, data: dict[str, Any],
                       location_id=location.id, device_id=device_id,
                       challenge_id=data["challenge_id"],
                       liveness={"decision": outcome.decision, "checks": outcome.checks,
+                                "offline": outcome.offline,
                                 "decided_at": _iso(outcome.decided_at),
                                 "captured_at": _iso(outcome.captured_at)},
                       flags=",".join(flags), answers=data.get("answers", {}),
@@ -140,6 +148,16 @@ def _attention(case: Case, late_reason: str | None, flags: tuple[str, ...], deci
         if question.get("attention") and answers.get(question["key"]) in (True, "yes"):
             reasons.append(f"answer:{question['key']}")
     return reasons
+
+
+def _check_offline_capture(outcome: ChallengeOutcome, captured_at: datetime) -> None:
+    """An offline check-in's claimed capture must lie within its challenge's validity."""
+    assert outcome.issued_at is not None and outcome.expires_at is not None
+    if not outcome.issued_at <= captured_at <= outcome.expires_at:
+        db.session.rollback()  # the claim with it: nothing was recorded
+        raise Unprocessable("captured_at lies outside the offline challenge's validity.",
+                            errors={"captured_at": ["outside the challenge's validity"]},
+                            reason="capture_outside_validity")
 
 
 def _iso(value: datetime | None) -> str | None:

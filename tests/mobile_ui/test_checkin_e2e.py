@@ -1,6 +1,7 @@
 """The bail subject's phone, end to end: enrol with the code, check in with guided face
 liveness and GPS (camera frames and track from fixtures), lose the network after the face
-check, come back, and the queued check-in reaches the server exactly once."""
+check, then check in with no network at all (the challenge kept on the phone), come back,
+and both queued check-ins reach the server exactly once, the offline one for review."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mobile.miniprograms.checkin.service import OFFLINE_KEY
 from tests.biometrics import api, frames
 from tests.mobile_ui.driver import Driver
 from tests.mobile_ui.flows import enroll, open_tab, toggle_language
@@ -93,6 +95,16 @@ def face_check(phone: Driver, camera: Path, shot: str | None = None) -> Any:
     return screen
 
 
+def attention(app, client_id: str) -> list[str]:
+    from server.extensions import db
+    from server.supervision.models_activity import Checkin
+
+    with app.app_context():
+        row = db.session.execute(db.select(Checkin).where(
+            Checkin.client_id == client_id)).scalar_one()
+        return list(row.attention_reasons or [])
+
+
 def server_checkins(app, case_id: int) -> list[tuple[str, str]]:
     from server.extensions import db
     from server.supervision.models_activity import Checkin
@@ -156,39 +168,69 @@ def test_subject_checks_in_goes_offline_and_the_check_in_arrives_once(
     assert history.ids.server.text.startswith("The police server cannot be reached")
     shots(phone, "25-subject-history-offline")
 
-    # Offline, a new check-in cannot even start its face check: said plainly.
+    # Offline from the start: the check-in uses the challenge the phone kept while
+    # online (sealed in its key store), and says plainly what will happen.
+    assert phone.app.core.keystore.get(OFFLINE_KEY) is not None
     home = open_tab(phone, "checkin.home")
-    phone.tap(home.ids.check_in)
-    screen = phone.wait_screen("checkin.checkin")
+    screen = face_check(phone, camera, shot="26-subject-offline-checkin")
+    assert screen._challenge.offline
+    assert screen.prompt == "Face recorded. Location found."
+    assert "checked when it is sent" in screen.detail
+    shots(phone, "26b-subject-offline-checkin-confirm")
     phone.tap(screen.ids.primary)
-    phone.wait(lambda: screen.step == "problem", "the offline explanation")
-    assert "There is no network" in screen.detail
-    shots(phone, "26-subject-checkin-offline-start")
+    phone.wait(lambda: screen.step == "done", "the result")
+    assert (screen.level, screen.chip) == ("yellow", "Not sent yet")
+    assert "Your face will be checked then" in screen.detail
+    assert "an officer will look at it" in screen.detail
+    shots(phone, "26c-subject-offline-checkin-kept")
+    assert phone.app.core.keystore.get(OFFLINE_KEY) is None  # used up
+    # Two check-ins wait (the face frames travel with the second, not counted apart).
+    assert banner.waiting.startswith("Not sent yet (2): check-in (")
+    queued = phone.app.core.outbox.pending()
+    assert [i.path.rsplit("/", 1)[-1] for i in queued] == ["checkins", "frames", "checkins"]
+    offline_item = queued[-1]
+    history = open_tab(phone, "checkin.history")
+    phone.wait(lambda: history.server_state == "unreachable", "the server found unreachable")
+    assert [row.source for row in history.ids.entries.children[::-1]] == [
+        "phone_pending", "phone_pending", "phone_sent"]
+    assert "an officer will look at it" in history.ids.entries.children[-1].ids.sentence.text
     assert server_checkins(app, case["id"]) == [(first_id, "ok")]  # nothing arrived
 
-    # Back online: the kept check-in is delivered, once.
+    # Back online: the frames, then both check-ins, each delivered once.
     phone.app.core.client.base_url = live
     phone.tap(banner.ids.send_now)
     phone.wait(lambda: not phone.app.pending, "the outbox to empty")
     history = open_tab(phone, "checkin.history")
     assert history.ids.summary.text == "Everything has reached the police server."
-    # Both delivered check-ins now come from the server's own list, newest first.
-    phone.wait(lambda: history.server_state == "reached" and len(history.server_rows) == 2,
+    # The delivered check-ins now come from the server's own list, newest first.
+    phone.wait(lambda: history.server_state == "reached" and len(history.server_rows) == 3,
                "the server's list of my check-ins")
-    assert [r["id"] for r in history.server_rows] == [kept.id, first_id]
-    assert [r["status"] for r in history.server_rows] == ["on_time", "on_time"]
-    assert [row.source for row in history.ids.entries.children[::-1]] == ["server", "server"]
-    assert history.ids.entries.children[-1].ids.source.text == "Received by the police server"
+    assert [r["id"] for r in history.server_rows] == [offline_item.id, kept.id, first_id]
+    assert [r["status"] for r in history.server_rows] == ["on_time"] * 3
+    # (The desktop's GPX replay marks its fixes as mock locations: flag:mock on all.)
+    assert ["captured_offline" in r["reasons"] for r in history.server_rows] == [
+        True, False, False]
+    assert [row.source for row in history.ids.entries.children[::-1]] == ["server"] * 3
+    newest = history.ids.entries.children[-1]
+    assert newest.ids.source.text == "Received by the police server"
+    assert "captured offline" in newest.ids.sentence.text
     shots(phone, "27-subject-history-delivered")
-    assert server_checkins(app, case["id"]) == [(first_id, "ok"), (kept.id, "ok")]
-    # Had the answer been lost on the way, the phone would send it again: still one.
-    again = phone.app.core.client.call("POST", kept.path, kept.json(),
-                                       headers={"Idempotency-Key": kept.id})
-    assert again["id"] == kept.id
-    assert server_checkins(app, case["id"]) == [(first_id, "ok"), (kept.id, "ok")]
+    assert server_checkins(app, case["id"]) == [
+        (first_id, "ok"), (kept.id, "ok"), (offline_item.id, "ok")]
+    assert "captured_offline" not in attention(app, kept.id)
+    assert "captured_offline" in attention(app, offline_item.id)  # for an officer's review
+    # Had the answers been lost on the way, the phone would send them again: still one.
+    for item in (kept, queued[1], offline_item):
+        again = phone.app.core.client.call("POST", item.path, item.json(),
+                                           headers={"Idempotency-Key": item.id})
+        assert again.get("id", again.get("challenge_id")) in (item.id, screen._challenge.id)
+    assert server_checkins(app, case["id"]) == [
+        (first_id, "ok"), (kept.id, "ok"), (offline_item.id, "ok")]
     listed = case["officer"].get(f"/api/supervision/cases/{case['id']}/checkins"
                                  "?purpose=weekly+review").get_json()
-    assert sorted(c["status"] for c in listed) == ["ok", "ok"] and len(listed) == 2
+    assert sorted(c["status"] for c in listed) == ["ok"] * 3 and len(listed) == 3
+    queue = case["officer"].get("/api/supervision/attention").get_json()
+    assert sum("captured_offline" in c["attention_reasons"] for c in queue) == 1
     assert phone.app.catalog.missed == set()
 
 

@@ -121,7 +121,7 @@ def test_the_rule_list_explains_every_automated_rule(world):
     names = {r["rule"] for r in body["rules"]}
     assert names == {"missed_checkin", "random_check_unanswered", "inclusion_exit",
                      "exclusion_entry", "curfew_breach", "implausible_fix",
-                     "liveness_failures", "no_location"}
+                     "liveness_failures", "no_location", "captured_offline"}
     implausible = next(r for r in body["rules"] if r["rule"] == "implausible_fix")
     assert implausible["parameters"]["max_speed_mps"] == 100.0
     assert "30 minutes" in body["escalation"]

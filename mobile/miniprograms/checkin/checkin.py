@@ -1,6 +1,10 @@
 """Check in: the face (guided liveness, one plain instruction at a time), the place (a GPS
 fix), the case's questions, then the check-in goes through the outbox and its result is
-said in words: accepted, late and why, refused and why, or kept on the phone."""
+said in words: accepted, late and why, refused and why, or kept on the phone.
+
+Started without a network, it uses the challenge kept on the phone (service.py): the
+same prompts and capture, but the face is judged when it is sent, and the screen says
+so at each step: kept on this phone, checked when sent, an officer will look at it."""
 
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ class CheckinScreen(ShouwangScreen):
         self._challenge: Challenge | None = None
         self._decision: dict[str, Any] = {}
         self._fix: Any = None
+        self._frames: list[CameraFrame] = []  # an offline capture, queued with the check-in
         self._problem: tuple[str, dict[str, Any]] = ("", {})
         self.item_id = ""
         self.ids.questions.build(self.case.get("questions") or [], self.tr)
@@ -82,12 +87,18 @@ class CheckinScreen(ShouwangScreen):
             listed = "\n".join(f"{i}. {text}" for i, text in enumerate(steps, 1))
             self.prompt = self.tr("checkin.ready.title")
             self.detail = self.tr("checkin.ready.detail", steps=listed)
+            if self._challenge.offline:
+                self.prompt = self.tr("checkin.offline.ready.title")
+                self.detail += "\n\n" + self.tr("checkin.offline.ready.detail")
             return
         if step == "confirm":
-            self.prompt = self.tr("checkin.confirm.title")
+            decision = self._decision.get("decision")
+            self.prompt = self.tr("checkin.confirm.offline_title" if decision == "offline"
+                                  else "checkin.confirm.title")
             self.detail = self.tr(
-                "checkin.confirm.review" if self._decision.get("decision") == "review"
-                else "checkin.confirm.detail", accuracy=round(self._fix.accuracy_m or 0))
+                "checkin.confirm.review" if decision == "review" else
+                "checkin.confirm.offline" if decision == "offline" else
+                "checkin.confirm.detail", accuracy=round(self._fix.accuracy_m or 0))
             return
         if step != "capturing":
             self.prompt = self.tr(f"checkin.{step}.title")
@@ -150,6 +161,10 @@ class CheckinScreen(ShouwangScreen):
             self.ids.preview.texture = image.texture
 
     def _judge(self, challenge: Challenge, frames: list[CameraFrame]) -> None:
+        if challenge.offline:  # judged by the server when it is sent
+            self._frames = frames
+            self._judged({"decision": "offline"})
+            return
         self.go("judging")
         self._run(lambda: self.service.submit(challenge, frames), self._judged)
 
@@ -172,15 +187,20 @@ class CheckinScreen(ShouwangScreen):
         case_id, fix, answers = self.case["case_id"], self._fix, self.ids.questions.answers()
         self.go("sending")
         # Queued (committed to the phone's storage) before any network is tried.
-        self.item_id = self.service.queue(case_id, challenge.id, fix, answers)
+        self.item_id = (
+            self.service.queue_offline(case_id, challenge, self._frames, fix, answers)
+            if challenge.offline else self.service.queue(case_id, challenge.id, fix, answers))
         self.app.refresh_pending()
         item_id = self.item_id
         self._run(lambda: self.service.deliver(item_id), self._delivered,
                   on_error=lambda _e: self._delivered(self.service.status(item_id)))
 
-    def _delivered(self, _delivery: Delivery) -> None:
+    def _delivered(self, delivery: Delivery) -> None:
         self.app.refresh_pending()
         self.go("done")
+        if delivery.state != "pending":  # online: keep a spare for the next dead zone
+            self.call(self.service.keep_offline_challenge, lambda _kept: None,
+                      on_error=lambda _error: None)
 
     def _pending_changed(self) -> None:
         if self.step == "done" and self.item_id:

@@ -18,7 +18,7 @@ from kivy.properties import ListProperty, OptionProperty
 from mobile.core.client import ApiProblem
 from mobile.core.outbox import Item
 from mobile.miniprograms.checkin.results import LATE, Tr, result_text
-from mobile.miniprograms.checkin.service import CHECKINS, CheckinService, Delivery
+from mobile.miniprograms.checkin.service import CHECKINS, CheckinService
 from mobile.ui.core_wiring import AppCore
 from mobile.ui.i18n import format_time
 from mobile.ui.screen import ShouwangScreen
@@ -26,7 +26,8 @@ from mobile.ui.screen import ShouwangScreen
 PAGE = 50  # the newest page is what a person scrolls; the server keeps the rest
 CHIPS = {"on_time": ("green", "accepted"), "unscheduled": ("green", "accepted"),
          "late": ("yellow", "late"), "refused": ("red", "refused")}
-REASONS = ("liveness_failed", "liveness_review", "outside_zone", "capture_time_mismatch")
+REASONS = ("liveness_failed", "liveness_review", "outside_zone", "capture_time_mismatch",
+           "captured_offline")
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,8 @@ class HistoryScreen(ShouwangScreen):
                 level, chip, sentence = server_text(self.tr, entry.server)
             else:
                 assert entry.item is not None
-                level, chip, _title, sentence = result_text(self.tr, Delivery(
-                    entry.item.id, entry.item.state, entry.item.server_response,
-                    entry.item.last_error))
+                level, chip, _title, sentence = result_text(
+                    self.tr, CheckinService(self.core).delivery(entry.item))
             row.ids.chip.level, row.ids.chip.text = level, chip
             row.ids.when.text = self.tr("checkin.history.made",
                                         when=format_time(entry.when, self.app.lang))

@@ -21,7 +21,8 @@ def result_text(tr: Tr, delivery: Delivery) -> tuple[str, str, str, str]:
     """(chip level, chip text, title, sentence) for a queued check-in."""
     if delivery.state in ("pending", "sending"):
         return ("yellow", tr("checkin.result.pending.chip"), tr("checkin.result.pending.title"),
-                tr("checkin.result.pending.detail"))
+                tr("checkin.result.pending.offline" if delivery.offline
+                   else "checkin.result.pending.detail"))
     answer = delivery.answer or {}
     if delivery.state == "rejected":
         reason = delivery.reason or ""
@@ -41,6 +42,8 @@ def result_text(tr: Tr, delivery: Delivery) -> tuple[str, str, str, str]:
         parts.append(tr("checkin.result.random_answered"))
     if answer.get("liveness") == "review":
         parts.append(tr("checkin.result.review"))
+    if delivery.offline:
+        parts.append(tr("checkin.result.offline"))
     level = "yellow" if status == "late" else "green"
     return (level, tr(f"checkin.result.{'late' if status == 'late' else 'accepted'}.chip"),
             tr("checkin.result.accepted.title"), " ".join(parts))

@@ -5,11 +5,20 @@ challenge is open, so this part needs the network), a GPS fix and the answers; t
 check-in itself then goes through the outbox, so once the face has passed nothing the
 person did can be lost: offline it waits on the phone and is sent when the network
 returns, under the same id (the server's idempotency key).
+
+Without a network the face check can still be made: while online, the phone keeps one
+offline challenge (purpose "checkin_offline", long validity) sealed in its key store.
+A check-in started offline uses it: the frames and the check-in are queued as two
+"checkin" items, frames first (the outbox delivers FIFO per kind, and an item waiting
+for its retry holds back the later ones), so the server judges the face, then takes
+the check-in, which always goes to an officer ("captured_offline"). A resend of the
+frames after a crash gets the stored decision from the server.
 Every method blocks (HTTP, camera, GPS): the screens call them through run_async.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -19,12 +28,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mobile.core import liveness
+from mobile.core.client import ApiProblem
 from mobile.core.liveness import Challenge, capture
 from mobile.core.outbox import Item
 from mobile.core.sensors import CameraFrame, LocationFix
 from mobile.ui.core_wiring import AppCore
 
 CHECKINS = "/api/supervision/checkins"
+CHALLENGES = "/api/biometrics/challenges"
+OFFLINE_KEY = "offline_challenge"  # the key store entry holding the spare challenge
+OFFLINE_PURPOSE = "checkin_offline"
+# A kept challenge this close to its end is replaced: the capture must lie within it.
+OFFLINE_MARGIN_S = 3600.0
+_KEEPING = threading.Lock()
 FIX_TIMEOUT_S = 20.0
 
 
@@ -44,6 +60,7 @@ class Delivery:
     state: str  # pending | sending | delivered | rejected
     answer: dict[str, Any] | None  # the server's check-in result, or its refusal
     reason: str | None
+    offline: bool = False  # made with the phone's kept challenge: an officer will look
 
 
 class CheckinService:
@@ -69,10 +86,54 @@ class CheckinService:
 
     # -- the face --------------------------------------------------------------------
     def start_challenge(self) -> Challenge:
+        """An online challenge; without a network, the one kept on the phone (offline)."""
         if self.core.frames is None:
             raise NoSensor("camera")
-        answer = self.core.call("POST", "/api/biometrics/challenges", {"purpose": "verify"})
+        try:
+            answer = self.core.call("POST", CHALLENGES, {"purpose": "verify"})
+        except ApiProblem as problem:
+            kept = self.kept_challenge() if problem.offline else None
+            if kept is None:
+                raise
+            return kept
         return Challenge.from_answer(answer, self._clock())
+
+    # -- the challenge kept for a check-in without network ------------------------------
+    def kept_challenge(self) -> Challenge | None:
+        raw = self.core.keystore.get(OFFLINE_KEY)
+        if raw is None:
+            return None
+        kept = json.loads(raw)
+        if kept["until"] - OFFLINE_MARGIN_S < self._clock():
+            return None
+        return Challenge(kept["id"], kept["nonce"], tuple(kept["actions"]), kept["received"],
+                         kept["until"] - kept["received"], offline=True)
+
+    def keep_offline_challenge(self) -> bool:
+        """Fetch and seal a spare challenge unless one is kept (call while online).
+        True if one is kept now. Quiet on refusals (face not enrolled, not a subject,
+        the server's limit of two): the online check-in still works then."""
+        with _KEEPING:  # Today and a finished check-in may both ask: fetch one
+            return self._keep()
+
+    def _keep(self) -> bool:
+        if self.kept_challenge() is not None:
+            return True
+        try:
+            answer = self.core.call("POST", CHALLENGES, {"purpose": OFFLINE_PURPOSE})
+        except ApiProblem:
+            return False  # tried again when Today loads or after the next check-in
+        self.remember_offline(answer)
+        return True
+
+    def remember_offline(self, answer: dict[str, Any]) -> None:
+        """Seal the server's answer to a "checkin_offline" request (it holds the nonce
+        and the actions) in the key store, with when it ends on the phone's clock."""
+        received = self._clock()
+        kept = {"id": answer["challenge_id"], "nonce": answer["nonce"],
+                "actions": answer["actions"], "received": received,
+                "until": received + float(answer["expires_in"])}
+        self.core.keystore.put(OFFLINE_KEY, json.dumps(kept).encode())
 
     def capture(self, challenge: Challenge,
                 on_frame: Callable[[int, CameraFrame], None]) -> list[CameraFrame]:
@@ -115,6 +176,19 @@ class CheckinService:
                         "is_mock": fix.is_mock}}
         return self.core.outbox.enqueue("checkin", "POST", CHECKINS, body, now, item_id)
 
+    def queue_offline(self, case_id: int, challenge: Challenge, frames: list[CameraFrame],
+                      fix: LocationFix, answers: dict[str, Any]) -> str:
+        """Queue the frames, then the check-in (same kind: FIFO keeps that order); the
+        kept challenge is used up, so it leaves the key store."""
+        self.core.outbox.enqueue("checkin", "POST", f"{CHALLENGES}/{challenge.id}/frames",
+                                 liveness.offline_frames_body(challenge, frames),
+                                 frames[0].timestamp, uuid.uuid4().hex)
+        item_id = self.queue(case_id, challenge.id, fix, answers)
+        kept = self.kept_challenge()
+        if kept is not None and kept.id == challenge.id:
+            self.core.keystore.delete(OFFLINE_KEY)
+        return item_id
+
     def deliver(self, item_id: str) -> Delivery:
         self.core.deliver_outbox()
         return self.status(item_id)
@@ -123,12 +197,18 @@ class CheckinService:
         item = self.core.outbox.get(item_id)
         if item is None:
             raise KeyError(item_id)
-        return _delivery(item)
+        return self.delivery(item)
+
+    def delivery(self, item: Item) -> Delivery:
+        return Delivery(item.id, item.state, item.server_response, item.last_error,
+                        self.made_offline(item))
+
+    def made_offline(self, item: Item) -> bool:
+        """Was this check-in made with a kept challenge (its frames were queued too)?"""
+        frames_path = f"{CHALLENGES}/{item.json().get('challenge_id')}/frames"
+        return any(i.path == frames_path for i in self.core.outbox.of_kind("checkin"))
 
     def history(self) -> list[Item]:
-        """Every check-in this phone made, newest first (delivered ones included)."""
-        return self.core.outbox.of_kind("checkin")
-
-
-def _delivery(item: Item) -> Delivery:
-    return Delivery(item.id, item.state, item.server_response, item.last_error)
+        """Every check-in this phone made, newest first (delivered ones included); the
+        frames queued with an offline check-in are part of it, not check-ins."""
+        return [i for i in self.core.outbox.of_kind("checkin") if i.path == CHECKINS]

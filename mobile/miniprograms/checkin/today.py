@@ -43,6 +43,9 @@ class TodayView(ShouwangScreen):
 
     def _case_loaded(self, case: dict[str, Any]) -> None:
         self.case = case
+        # Online now: keep a face challenge on the phone for a check-in without network.
+        self.call(CheckinService(self.core).keep_offline_challenge, lambda _kept: None,
+                  on_error=lambda _error: None)
         self.random_checks = case.get("random_checks", [])
         self.render_today()
 

@@ -63,6 +63,6 @@ def attention_reason(tr: Tr, reason: str) -> str:
     if head in ("late", "flag", "answer"):
         return tr(f"supervise.reason.{head}", detail=tail)
     if head in ("liveness_review", "capture_time_mismatch", "outside_zone",
-                "liveness_failed"):
+                "liveness_failed", "captured_offline"):
         return tr(f"supervise.reason.{head}")
     return reason
