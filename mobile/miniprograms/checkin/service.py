@@ -37,6 +37,7 @@ from mobile.ui.core_wiring import AppCore
 CHECKINS = "/api/supervision/checkins"
 CHALLENGES = "/api/biometrics/challenges"
 OFFLINE_KEY = "offline_challenge"  # the key store entry holding the spare challenge
+CASE_KEY = "my_case"  # the key store entry holding the last case the server sent
 OFFLINE_PURPOSE = "checkin_offline"
 # A kept challenge this close to its end is replaced: the capture must lie within it.
 OFFLINE_MARGIN_S = 3600.0
@@ -70,7 +71,20 @@ class CheckinService:
 
     # -- what is due ---------------------------------------------------------------
     def my_case(self) -> dict[str, Any]:
-        return dict(self.core.call("GET", "/api/supervision/me"))
+        """My case from the server, remembered (sealed in the key store) for the day the
+        app opens in a dead zone: then the last one known, marked `cached`, so a check-in
+        can still be made with the kept offline challenge."""
+        try:
+            case = dict(self.core.call("GET", "/api/supervision/me"))
+        except ApiProblem as problem:
+            remembered = self.core.keystore.get(CASE_KEY)
+            if problem.offline and remembered is not None:
+                return {**json.loads(remembered), "cached": True}
+            if problem.status == 404:  # no open case any more: forget the old one
+                self.core.keystore.delete(CASE_KEY)
+            raise
+        self.core.keystore.put(CASE_KEY, json.dumps(case).encode())
+        return case
 
     def notices(self) -> list[dict[str, Any]]:
         return self.core.get_all("/api/supervision/notices")
