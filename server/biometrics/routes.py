@@ -18,6 +18,7 @@ from server.biometrics import admission, enrollment, limits, login, service
 from server.biometrics import schemas as s
 from server.extensions import limiter
 from server.identity.authn import check_request_proof, current_principal
+from server.identity.limit_keys import by_proof_key
 from server.identity.sessions import session_payload
 
 blp = Blueprint("biometrics", __name__, url_prefix="/api/biometrics",
@@ -33,7 +34,8 @@ face_auth.before_request(admission.mark_arrival)
 # Before login, per address (as password login). A device's own challenges and frames
 # are limited per account, after authentication: many phones share one address
 # behind carrier NAT, and each submission costs seconds of CPU.
-FACE_LIMIT = "10 per minute"
+FACE_LIMIT = "10 per minute"  # per device key: phones behind carrier NAT share addresses
+FACE_ADDRESS_LIMIT = "300 per minute"  # the ceiling for a client inventing keys
 DEVICE_LIMIT = "12 per minute"
 
 
@@ -160,7 +162,8 @@ def decide_review(data: dict[str, Any], challenge_id: str) -> Any:
 
 
 @face_auth.route("/challenge", methods=["POST"])
-@limiter.limit(FACE_LIMIT)
+@limiter.limit(FACE_ADDRESS_LIMIT)
+@limiter.limit(FACE_LIMIT, key_func=by_proof_key("face"))
 @face_auth.response(201, s.ChallengeSchema)
 @face_auth.doc(security=[{"DPoPProof": []}])
 def face_challenge() -> Any:
@@ -169,7 +172,8 @@ def face_challenge() -> Any:
 
 
 @face_auth.route("/login", methods=["POST"])
-@limiter.limit(FACE_LIMIT, deduct_when=_not_shed)
+@limiter.limit(FACE_ADDRESS_LIMIT, deduct_when=_not_shed)
+@limiter.limit(FACE_LIMIT, key_func=by_proof_key("face"), deduct_when=_not_shed)
 @face_auth.arguments(s.FaceLoginSchema)
 @face_auth.response(200, s.FaceLoginResultSchema)
 @face_auth.alt_response(503, schema=ErrorSchema, description=BUSY,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_limiter.util import get_remote_address
 
 from server.api import Blueprint
 from server.api.pagination import SelectPage
@@ -15,8 +13,7 @@ from server.extensions import limiter
 from server.identity import schemas as s
 from server.identity import service, sessions
 from server.identity.authn import check_request_proof, current_principal
-from shared.b64 import b64url_decode
-from shared.jwk import thumbprint
+from server.identity.limit_keys import by_proof_key
 
 auth = Blueprint("auth", __name__, url_prefix="/api/auth",
                  description="Log in, enroll a device, refresh, log out")
@@ -35,17 +32,6 @@ def _username_key() -> str:
     body = request.get_json(silent=True)
     name = body.get("username") if isinstance(body, dict) else None
     return f"login:{name if isinstance(name, str) else '?'}"
-
-
-def _proof_key_id() -> str:
-    """The RFC 7638 thumbprint of the key in the DPoP proof's header, read unverified:
-    only to count by. A client that invents a key a request evades this limit and
-    fails the proof check; the per-address ceiling bounds that."""
-    try:
-        header = json.loads(b64url_decode(request.headers.get("DPoP", "").split(".")[0]))
-        return f"refresh:jkt:{thumbprint(header['jwk'])}"
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return f"refresh:noproof:{get_remote_address()}"
 
 
 @auth.route("/login", methods=["POST"])
@@ -75,7 +61,7 @@ def activate(data: dict[str, Any]) -> Any:
 
 @auth.route("/refresh", methods=["POST"])
 @limiter.limit(REFRESH_ADDRESS_LIMIT)
-@limiter.limit(REFRESH_DEVICE_LIMIT, key_func=_proof_key_id)
+@limiter.limit(REFRESH_DEVICE_LIMIT, key_func=by_proof_key("refresh"))
 @auth.arguments(s.RefreshSchema)
 @auth.response(200, s.TokenSchema)
 def refresh(data: dict[str, Any]) -> Any:
