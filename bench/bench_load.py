@@ -133,9 +133,7 @@ def main() -> None:
         }.items():
             results = []
             for send in (bare_send, app_send):
-                # Fresh access tokens, so no phone refreshes inside a phase (the
-                # refresh limit is per address, and every phone here is 127.0.0.1).
-                world.clear_rate_limits()
+                # Fresh access tokens, so no phone refreshes inside a phase.
                 for phone in phones:
                     phone.refresh()
                 results.append(served.open_loop(args.rate, args.seconds, send))

@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from mobile.core.sealed import Sealer, is_sealed
+from mobile.core.sealed import VERSION as SEALED_MARK
+from mobile.core.sealed import Sealer
 
 KINDS = ("checkin", "location_batch", "evidence_chunk", "generic")
 STATES = ("pending", "sending", "delivered", "rejected")
@@ -152,20 +153,23 @@ class Outbox:
             self._seal_legacy(db)
 
     def _seal_legacy(self, db: sqlite3.Connection) -> None:
-        """Seal rows an older app version wrote in the clear (once, at start-up)."""
-        for r in db.execute("SELECT id, body, server_response FROM outbox").fetchall():
-            if not is_sealed(r["body"]):
-                db.execute("UPDATE outbox SET body=? WHERE id=?",
-                           (self._sealer.seal(bytes(r["body"]), f"outbox/{r['id']}"), r["id"]))
-            if isinstance(r["server_response"], str):
-                db.execute("UPDATE outbox SET server_response=? WHERE id=?", (
-                    self._sealer.seal(r["server_response"].encode(), f"response/{r['id']}"),
-                    r["id"]))
-        for r in db.execute("SELECT seq, stream, body FROM staged").fetchall():
-            if not is_sealed(r["body"]):
-                db.execute("UPDATE staged SET body=? WHERE seq=?",
-                           (self._sealer.seal(bytes(r["body"]), f"staged/{r['stream']}"),
-                            r["seq"]))
+        """Seal rows an older app version wrote in the clear. Runs at every start, so
+        SQLite picks them out (a sealed blob starts with 0x01; clear JSON with "{", and
+        a clear answer is TEXT): the sealed bodies, frames included, are not read."""
+        for r in db.execute("SELECT id, body FROM outbox WHERE substr(body, 1, 1) != ?",
+                            (SEALED_MARK,)).fetchall():
+            db.execute("UPDATE outbox SET body=? WHERE id=?",
+                       (self._sealer.seal(bytes(r["body"]), f"outbox/{r['id']}"), r["id"]))
+        for r in db.execute("SELECT id, server_response FROM outbox"
+                            " WHERE typeof(server_response) = 'text'").fetchall():
+            db.execute("UPDATE outbox SET server_response=? WHERE id=?", (
+                self._sealer.seal(r["server_response"].encode(), f"response/{r['id']}"),
+                r["id"]))
+        for r in db.execute("SELECT seq, stream, body FROM staged"
+                            " WHERE substr(body, 1, 1) != ?", (SEALED_MARK,)).fetchall():
+            db.execute("UPDATE staged SET body=? WHERE seq=?",
+                       (self._sealer.seal(bytes(r["body"]), f"staged/{r['stream']}"),
+                        r["seq"]))
 
     def _response(self, item_id: str, stored: bytes | None) -> dict[str, Any] | None:
         if stored is None:

@@ -22,11 +22,7 @@ from tests.support import logged_in
 
 @pytest.fixture()
 def keep_review(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    """This deployment keeps the frames of "review" decisions (read per request).
-
-    The sink is put back as create_app registers it: the session's app is shared, and
-    a test that swaps in its own sink (test_api_face_login) deletes it afterwards."""
-    monkeypatch.setitem(app.extensions, FRAME_SINK, keep)
+    """This deployment keeps the frames of "review" decisions (read per request)."""
     monkeypatch.setitem(app.config, "SHOUWANG_FACE_KEEP_FRAMES", "review")
 
 

@@ -152,11 +152,7 @@ def test_the_prosecutor_sees_the_same_and_can_change_nothing(app, live_server, d
                                                              monkeypatch):
     # This deployment keeps face frames even of passed checks: the subject's check-in
     # (out of the zone, so queued) then comes with three frames to look at.
-    from server.biometrics.challenges import FRAME_SINK
-    from server.evidence.frames import keep
-
     monkeypatch.setitem(app.config, "SHOUWANG_FACE_KEEP_FRAMES", "pass,review")
-    monkeypatch.setitem(app.extensions, FRAME_SINK, keep)  # as create_app registers it
     case_id = open_case(app)
     add_city_zone(app, case_id)
     subject = SubjectPhone(live_server, tmp_path / "subject-core", demo["subject"])

@@ -83,7 +83,9 @@ class CheckinService:
             if problem.status == 404:  # no open case any more: forget the old one
                 self.core.keystore.delete(CASE_KEY)
             raise
-        self.core.keystore.put(CASE_KEY, json.dumps(case).encode())
+        remembered = json.dumps(case, sort_keys=True).encode()
+        if self.core.keystore.get(CASE_KEY) != remembered:  # a put rewrites the store file
+            self.core.keystore.put(CASE_KEY, remembered)
         return case
 
     def notices(self) -> list[dict[str, Any]]:
