@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.audit.service import record
 from server.extensions import db
@@ -34,19 +34,22 @@ def duty_officers(case: Case, now: datetime) -> list[str]:
 
 
 def escalate(args: list[str], now: datetime) -> None:
-    # The row lock makes "not escalated yet? then escalate" one step: two workers
-    # holding the same deadline (re-scheduled while leased) would otherwise both
-    # read level 0 under READ COMMITTED and both escalate (seen on PostgreSQL).
-    alert = db.session.get(Alert, int(args[0]), with_for_update=True, populate_existing=True)
-    level = int(args[1])
+    alert_id, level = int(args[0]), int(args[1])
+    # One conditional UPDATE claims the escalation: two workers holding the same
+    # deadline (re-scheduled while leased) both see "not escalated yet" when they
+    # read first, on either database (READ COMMITTED; SQLite reads outside the write
+    # lock). The database lets one UPDATE match; the other changes no row and stops.
     # Acknowledged or resolved alerts have an owner; a repeat finds the level reached.
-    if alert is None or alert.status != OPEN or alert.level >= level:
+    claimed = db.session.execute(
+        update(Alert).where(Alert.id == alert_id, Alert.status == OPEN, Alert.level < level)
+        .values(level=level, escalated_at=now, updated_at=now))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return
-    case = db.session.get(Case, alert.case_id)
-    if case is None:
+    alert = db.session.get(Alert, alert_id, populate_existing=True)
+    case = db.session.get(Case, alert.case_id) if alert is not None else None
+    if alert is None or case is None:
         return
     recipients = duty_officers(case, now)
-    alert.level, alert.escalated_at, alert.updated_at = level, now, now
     alerts.event(alert, "escalated", now, {"to": recipients})
     for account_id in recipients:
         notices.notify(account_id, "escalation",
@@ -61,8 +64,8 @@ def breach_grace_over(args: list[str], now: datetime) -> None:
     """A warning's grace minutes are up: still outside by the latest fix -> violation.
     Pings come in batches, so while no fix after the grace has arrived it looks
     again shortly; after the case's silence hours with none, it decides anyway."""
-    alert = db.session.get(Alert, int(args[0]), with_for_update=True,  # as in escalate
-                           populate_existing=True)
+    # The row lock serialises two workers on PostgreSQL; SQLite serialises writers.
+    alert = db.session.get(Alert, int(args[0]), with_for_update=True, populate_existing=True)
     if alert is None or alert.status == RESOLVED or alert.severity != WARNING:
         return
     state = db.session.get(CaseState, alert.case_id)
