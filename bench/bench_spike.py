@@ -11,12 +11,14 @@ a real photo (tests/fixtures/faces/obama2.jpg); the liveness frames are rendered
 moving 3D head, 480x640 JPEGs at 10 fps), as a phone captures them before sending.
 
 Each check-in, started at its due time (open loop, one thread each):
-  1. POST /api/biometrics/challenges -> nonce and 2-3 random actions;
+  1. POST /api/biometrics/challenges -> nonce and 3 random actions, captured as
+     keyframes (server.biometrics.limits.KEYFRAMES: the daily check-in's capture);
   2. the person performs them: the phone waits the capture's length (the server
      refuses frames stamped later than the time since the challenge was issued);
-  3. POST .../frames: 26 (2 actions) or 37 (3 actions) frames, judged for real:
-     detection with tracking, 68 landmarks per frame, actions in order,
-     planarity, timing, two frames encoded and matched against the template.
+  3. POST .../frames: 5 keyframes (still, each action at its hold, still), judged
+     for real: each searched in full at one scale, 68 landmarks, the actions in
+     order against the first still frame, planarity on the turn frame, timing, the
+     more frontal still frame encoded and matched against the template.
      Sent as the phone sends them (mobile.core.liveness.submit): stamped with
      sent_ms, and on 503 face_busy (the server sheds load, see
      server/biometrics/admission.py) resent after Retry-After while the challenge
@@ -109,7 +111,7 @@ def _check_in(phone: ApiClient, case_id: int, due: float, step: list[str],
     ch = phone.call("POST", "/api/biometrics/challenges", {"purpose": "verify"})
     challenge = liveness.Challenge.from_answer(ch, time.time())
     waited = time.perf_counter() - due
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
     shots = [CameraFrame(j, datetime.fromtimestamp(challenge.received_at + t / 1000, UTC),
                          480, 640) for j, t in sent]
     capture_s = sent[-1][1] / 1000 + 0.05

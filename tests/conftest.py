@@ -100,6 +100,13 @@ def demo(app: Flask) -> dict[str, str | None]:
 
 
 @pytest.fixture()
+def video_capture(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check-in challenges captured as video, as enrolment and face login are (the
+    default for check-ins is keyframes: server.biometrics.limits.capture_for)."""
+    monkeypatch.setitem(app.config, "SHOUWANG_FACE_KEYFRAMES_FOR", "none")
+
+
+@pytest.fixture()
 def client(app: Flask) -> Client:
     return Client(app)
 

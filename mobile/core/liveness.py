@@ -3,6 +3,11 @@ takes while the person follows the prompts, and the body that carries them back.
 
 Shared by the check-in (a "verify" challenge) and face login (a "login" challenge). The
 frames are stamped in ms since the challenge arrived, from the camera's own timestamps.
+
+Two captures, as the server's challenge says: "video" sends every frame of the guided
+sequence; "keyframes" walks the same sequence (the same prompts, the same preview at
+FPS) but keeps one frame per step: the last still frame before the first prompt, each
+action HOLD_AT frames after its prompt, and the last frame of a still tail.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ T = TypeVar("T")
 FPS = 10.0
 LEAD_FRAMES = 4  # the server's hint: still and straight for a moment first
 ACTION_FRAMES = 13  # each action: move, hold, come back (1.3 s at 10 fps)
+HOLD_AT = 7  # a keyframe challenge's frame of each action: held, 0.7 s after the prompt
+TAIL_FRAMES = 3  # keyframes: still again after the last action, its last frame sent
+VIDEO, KEYFRAMES = "video", "keyframes"
 # A resend must reach the server before the challenge closes, upload included.
 DEADLINE_MARGIN_S = 3.0
 
@@ -36,22 +44,37 @@ class Challenge:
     # A challenge kept on the phone for a check-in without network (purpose
     # "checkin_offline"): its frames are sent later, stamped from the capture itself.
     offline: bool = False
+    capture: str = VIDEO  # or KEYFRAMES: one frame per step is sent
 
     @classmethod
     def from_answer(cls, answer: dict[str, Any], received_at: float) -> Challenge:
         return cls(answer["challenge_id"], answer["nonce"], tuple(answer["actions"]),
-                   received_at, float(answer.get("expires_in", 60)))
+                   received_at, float(answer.get("expires_in", 60)),
+                   capture=answer.get("capture") or VIDEO)
 
     @property
     def frame_count(self) -> int:
-        return LEAD_FRAMES + ACTION_FRAMES * len(self.actions)
+        """Camera frames the guided sequence walks through (not all are sent)."""
+        tail = TAIL_FRAMES if self.capture == KEYFRAMES else 0
+        return LEAD_FRAMES + ACTION_FRAMES * len(self.actions) + tail
 
     def prompt_at(self, index: int) -> str:
         """What the person should be doing in frame `index`: "still" or an action."""
-        if index < LEAD_FRAMES:
+        if index < LEAD_FRAMES or index >= LEAD_FRAMES + ACTION_FRAMES * len(self.actions):
             return "still"
-        step = min((index - LEAD_FRAMES) // ACTION_FRAMES, len(self.actions) - 1)
-        return self.actions[step]
+        return self.actions[(index - LEAD_FRAMES) // ACTION_FRAMES]
+
+    def sent(self, frames: list[CameraFrame]) -> list[CameraFrame]:
+        """The frames of a whole capture that go to the server."""
+        if self.capture != KEYFRAMES:
+            return frames
+        return [frames[i] for i in keyframe_indices(len(self.actions))]
+
+
+def keyframe_indices(actions: int) -> list[int]:
+    """Which frames of the guided sequence a keyframe challenge sends."""
+    holds = [LEAD_FRAMES + ACTION_FRAMES * k + HOLD_AT for k in range(actions)]
+    return [LEAD_FRAMES - 1, *holds, LEAD_FRAMES + ACTION_FRAMES * actions + TAIL_FRAMES - 1]
 
 
 def capture(source: FrameSource, challenge: Challenge,
@@ -67,7 +90,7 @@ def capture(source: FrameSource, challenge: Challenge,
             frames.append(frame)
             on_frame(len(frames) - 1, frame)
             if len(frames) == challenge.frame_count:
-                return frames
+                return challenge.sent(frames)
             # Paced on a fixed schedule, not "sleep after each": slow frames must not add
             # up to a gap the server reads as a spliced clip.
             due += 1.0 / FPS

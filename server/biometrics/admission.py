@@ -55,10 +55,16 @@ JOB_TTL_S = 30.0
 # decision; a 31-frame check-in costs ~0.4 CPU-s with its other requests.
 FRAME_COST_S = 0.008
 FIXED_COST_S = 0.15
+# Keyframes (limits.KEYFRAMES) jump from pose to pose: half are searched in full and
+# the tracker's crop often misses, ~20 ms a frame; one encoding instead of two.
+KEYFRAME_COST_S = 0.02
+KEYFRAME_FIXED_COST_S = 0.08
 DEFAULT_BUDGET_S = 2.0
 
 
-def cost(frames: int) -> float:
+def cost(frames: int, keyframes: bool = False) -> float:
+    if keyframes:
+        return KEYFRAME_FIXED_COST_S + KEYFRAME_COST_S * frames
     return FIXED_COST_S + FRAME_COST_S * frames
 
 
@@ -98,11 +104,12 @@ def owed(jobs: list[tuple[str, float, float]], now: float, n_cores: int) -> floa
     return sum(max(c - (now - started) * rate, 0.0) for _, c, started in jobs)
 
 
-def estimate(frames: int, queued_s: float, exclude: str | None = None) -> Estimate:
+def estimate(frames: int, queued_s: float, exclude: str | None = None,
+             keyframes: bool = False) -> Estimate:
     now = time.time()
     n = cores()
     jobs = [j for j in _running(get_redis(), now) if j[0] != exclude]
-    return Estimate(max(queued_s, 0.0), owed(jobs, now, n), cost(frames), n)
+    return Estimate(max(queued_s, 0.0), owed(jobs, now, n), cost(frames, keyframes), n)
 
 
 def mark_arrival() -> None:
@@ -118,9 +125,9 @@ def queued_s(issued_at: datetime, sent_ms: int | None) -> float:
     return arrived - issued_at.replace(tzinfo=UTC).timestamp() - sent_ms / 1000
 
 
-def start(frames: int, started: float | None = None) -> str:
+def start(frames: int, started: float | None = None, keyframes: bool = False) -> str:
     """Register a running job (also how a test fills the store); returns its member."""
-    member = f"{secrets.token_hex(8)}:{cost(frames):.4f}"
+    member = f"{secrets.token_hex(8)}:{cost(frames, keyframes):.4f}"
     redis = get_redis()
     redis.zadd(KEY, {member: time.time() if started is None else started})
     redis.expire(KEY, int(JOB_TTL_S) + 1)
@@ -132,7 +139,8 @@ def finish(member: str) -> None:
 
 
 @contextmanager
-def admitted(frames: int, queued_s: float, expires_in_s: float) -> Iterator[Estimate]:
+def admitted(frames: int, queued_s: float, expires_in_s: float,
+             keyframes: bool = False) -> Iterator[Estimate]:
     """Run the body as an admitted face job, or raise 503 face_busy with Retry-After.
 
     The job is registered before the others are counted: two workers deciding at once
@@ -142,9 +150,9 @@ def admitted(frames: int, queued_s: float, expires_in_s: float) -> Iterator[Esti
     spike run completed 174 of 300, on a machine also running CI, so not adopted
     without a fair measurement.
     """
-    member = start(frames)
+    member = start(frames, keyframes=keyframes)
     try:
-        guess = estimate(frames, queued_s, exclude=member)
+        guess = estimate(frames, queued_s, exclude=member, keyframes=keyframes)
         budget = budget_s()
         if guess.wait_s > budget and guess.ahead_s > 0:
             raise _busy(guess, budget, expires_in_s)

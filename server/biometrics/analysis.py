@@ -103,9 +103,11 @@ def check_frame(index: int, data: bytes) -> None:
         raise InputRefused(index, "trailing_data", "data follows the end of the JPEG")
 
 
-def _frontal(frames: list[FrameAnalysis | None], count: int) -> list[int]:
-    """The most frontal, eyes-open frame of each of `count` parts of the capture."""
-    idx = [i for i, f in enumerate(frames) if f is not None]
+def _frontal(frames: list[FrameAnalysis | None], count: int,
+             among: Sequence[int] | None = None) -> list[int]:
+    """The most frontal, eyes-open frame of each of `count` parts of the capture (of
+    the frames `among`, if given), measured against its first frames."""
+    idx = [i for i, f in enumerate(frames) if f is not None and (among is None or i in among)]
     if not idx:
         return []
     pts = [frames[i].landmarks68 for i in idx]  # type: ignore[union-attr]
@@ -121,31 +123,48 @@ def _frontal(frames: list[FrameAnalysis | None], count: int) -> list[int]:
 
 def judge_frames(jpegs: Sequence[bytes], t_ms: Sequence[int], actions: Sequence[str],
                  template: np.ndarray | None, *, mirrored: bool, elapsed_s: float | None,
-                 threshold: float) -> Judgement:
+                 threshold: float, keyframes: bool = False) -> Judgement:
     """Decide a liveness capture. `template` None (enrolment): the frames must agree
-    with the first encoded one, and their encodings become the candidate template."""
+    with the first encoded one, and their encodings become the candidate template.
+    `keyframes`: one frame per step (limits.KEYFRAMES), the more frontal still frame
+    encoded; else a video, the most frontal frame of each half encoded."""
     for i, data in enumerate(jpegs):
         check_frame(i, data)
     images = _Frames(jpegs)
-    frames = pipeline.analyze_sequence(images, encode_indices=[])
+    # Keyframes jump from pose to pose: each is searched in full, all at one scale
+    # (pipeline._detect_at_side), as a box tracked from another pose misplaces the
+    # landmarks (an open mouth after a turn read at half its strength); a second face
+    # is counted on each.
+    frames = pipeline.analyze_sequence(
+        images, encode_indices=[], redetect_every=1 if keyframes else 8,
+        detect_side=limits.KEYFRAME_DETECT_SIDE if keyframes else None)
     encodings = []
-    for i in _frontal(frames, limits.ENCODED_FRAMES):
+    if keyframes:
+        chosen = _frontal(frames, limits.KEYFRAME_ENCODED, among=(0, len(frames) - 1))
+    else:
+        chosen = _frontal(frames, limits.ENCODED_FRAMES)
+    for i in chosen:
         fa = frames[i]
         assert fa is not None
         frames[i] = replace(fa, encoding=pipeline.encode(images[i], fa.box))
         encodings.append(np.asarray(frames[i].encoding))  # type: ignore[union-attr]
     reference = template if template is not None else (
         encodings[0] if encodings else np.zeros(128))
-    policy = liveness.LivenessPolicy(max_frames=limits.MAX_FRAMES, match_threshold=threshold,
-                                     deadline_s=float(limits.CHALLENGE_TTL_S),
-                                     min_encoded_frames=limits.ENCODED_FRAMES)
+    if keyframes:
+        policy = liveness.LivenessPolicy.for_keyframes(
+            match_threshold=threshold, deadline_s=float(limits.CHALLENGE_TTL_S))
+    else:
+        policy = liveness.LivenessPolicy(
+            max_frames=limits.MAX_FRAMES, match_threshold=threshold,
+            deadline_s=float(limits.CHALLENGE_TTL_S), min_encoded_frames=limits.ENCODED_FRAMES)
     result = liveness.evaluate(liveness.Challenge(tuple(actions)), frames,
                                [t / 1000 for t in t_ms], reference, policy=policy,
                                mirrored=mirrored, elapsed_s=elapsed_s)
     checks = [{"name": c.name, "status": c.status, "reason": c.reason,
                "value": _number(c.value), "threshold": _number(c.threshold)}
               for c in result.checks]
-    return Judgement(result.decision, checks, _hints(result, frames), encodings)
+    return Judgement(result.decision, checks, _hints(result, frames, 1 if keyframes else 3),
+                     encodings)
 
 
 def _number(value: float | None) -> float | None:
@@ -153,9 +172,10 @@ def _number(value: float | None) -> float | None:
     return float(value) if value is not None and np.isfinite(value) else None
 
 
-def _hints(result: liveness.LivenessResult,
-           frames: list[FrameAnalysis | None]) -> list[dict[str, str]]:
-    """Capture advice from the quality of the frames and from the checks that failed."""
+def _hints(result: liveness.LivenessResult, frames: list[FrameAnalysis | None],
+           lead: int) -> list[dict[str, str]]:
+    """Capture advice from the quality of the frames and from the checks that failed;
+    the first `lead` frames should show the face still."""
     faces = [f for f in frames if f is not None]
     out: dict[str, str] = {}
     if len(faces) < len(frames):
@@ -169,7 +189,7 @@ def _hints(result: liveness.LivenessResult,
     for code, (n, message) in seen.items():
         if n >= max(2, len(faces) // 5):  # a few odd frames are not worth a remark
             out[code] = message
-    if faces and max(abs(quality.yaw_deg(f.landmarks68)) for f in faces[:3]) > 10:
+    if faces and max(abs(quality.yaw_deg(f.landmarks68)) for f in faces[:lead]) > 10:
         out["turned_too_early"] = "Look straight at the camera until the first prompt."
     status = {c.name: c.status for c in result.checks}
     if status.get("actions") != "pass" or status.get("planarity") != "pass":

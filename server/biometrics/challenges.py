@@ -100,12 +100,17 @@ def issue(account: Account, device: Device, purpose: str, template_id: str | Non
     """A new challenge in the caller's transaction; returns it with its clear nonce."""
     from server.biometrics import liveness  # loads dlib: only when faces are involved
 
-    actions = liveness.make_challenge(2 + secrets.randbelow(2)).actions
+    capture = limits.capture_for(purpose)
+    # Keyframes always take three actions: five frames whatever the draw, and one more
+    # action where each is a single frame.
+    count = limits.KEYFRAME_ACTIONS if capture == limits.KEYFRAMES else 2 + secrets.randbelow(2)
+    actions = liveness.make_challenge(count).actions
     nonce = secrets.token_urlsafe(32)
     now = utcnow()
     row = FaceChallenge(account_id=account.id, device_id=device.id,
                         jurisdiction_id=account.jurisdiction_id, purpose=purpose,
-                        actions=",".join(actions), nonce_hash=nonce_hash(nonce), status=ISSUED,
+                        actions=",".join(actions), capture=capture,
+                        nonce_hash=nonce_hash(nonce), status=ISSUED,
                         template_id=template_id, consent_text=consent_text,
                         consent_at=now if consent_text else None, issued_at=now,
                         expires_at=now + timedelta(seconds=ttl_s))
@@ -115,10 +120,13 @@ def issue(account: Account, device: Device, purpose: str, template_id: str | Non
 
 
 def payload(row: FaceChallenge, nonce: str) -> dict[str, Any]:
+    keyframes = row.capture == limits.KEYFRAMES
     return {"id": row.id, "nonce": nonce, "purpose": row.purpose,
-            "action_list": row.action_list, "expires_at": row.expires_at,
+            "action_list": row.action_list, "capture": row.capture,
+            "steps": ["still", *row.action_list, "still"] if keyframes else None,
+            "expires_at": row.expires_at,
             "expires_in": int((row.expires_at - row.issued_at).total_seconds()),
-            "frame_hints": limits.FRAME_HINTS}
+            "frame_hints": limits.KEYFRAME_HINTS if keyframes else limits.FRAME_HINTS}
 
 
 def _check_open(challenge: FaceChallenge, device_id: str, nonce: str,
@@ -158,13 +166,20 @@ def submit(challenge: FaceChallenge, device_id: str, nonce: str, frames: Sequenc
     from server.biometrics import analysis
 
     elapsed, origin = _check_open(challenge, device_id, nonce, frames, captured_at)
+    keyframes = challenge.capture == limits.KEYFRAMES
+    if keyframes and len(frames) != len(challenge.action_list) + 2:
+        # Not a capture this challenge asked for (a phone sending video?): nothing is
+        # judged and the challenge stays open for the right frames.
+        raise Unprocessable(f"This challenge takes {len(challenge.action_list) + 2} "
+                            f"keyframes (still, each action, still), not {len(frames)}.",
+                            reason="keyframe_count")
     left = (challenge.expires_at - utcnow()).total_seconds()
     if elapsed is None:  # offline: sent_ms counts from the capture, not from the issue
         left, sent_ms = max(left, limits.CHALLENGE_TTL_S), None
     queued = admission.queued_s(challenge.issued_at, sent_ms)
     # Before the nonce is claimed: a submission refused for load leaves the challenge
     # open, and the phone sends the same frames again after Retry-After.
-    with admission.admitted(len(frames), queued, left):
+    with admission.admitted(len(frames), queued, left, keyframes):
         key = f"bio:nonce:{challenge.id}"
         ttl = int(left) + limits.CHALLENGE_TTL_S
         if not get_redis().set(key, 1, nx=True, ex=max(ttl, 1)):
@@ -172,7 +187,8 @@ def submit(challenge: FaceChallenge, device_id: str, nonce: str, frames: Sequenc
         try:
             judgement = analysis.judge_frames(
                 [f.jpeg for f in frames], [f.t_ms for f in frames], challenge.action_list,
-                template, mirrored=mirrored, elapsed_s=elapsed, threshold=limits.threshold())
+                template, mirrored=mirrored, elapsed_s=elapsed, threshold=limits.threshold(),
+                keyframes=keyframes)
         except analysis.InputRefused as exc:
             get_redis().delete(key)  # nothing was decided
             raise refusal(exc, "frames") from None

@@ -8,6 +8,9 @@ deployment can set them either way:
                                 separated from {pass, review, fail}; default none
     SHOUWANG_FACE_OFFLINE_TTL_S validity of an offline check-in challenge (default 72 h,
                                 server.biometrics.offline)
+    SHOUWANG_FACE_KEYFRAMES_FOR purposes whose challenges are captured as keyframes,
+                                comma-separated; default "verify,checkin_offline" (the
+                                daily check-in); "none": every purpose captures video
 """
 
 from __future__ import annotations
@@ -36,6 +39,21 @@ MAX_PHOTO_BYTES = 2_000_000  # five, as base64, stay under the 16 MiB body limit
 # frame to frame and the periodic full-frame pass counts any second face, so a
 # swapped face must survive both halves' encodings and the tracker.
 ENCODED_FRAMES = 2
+
+# How the phone captures a challenge. VIDEO: 10 fps through the whole guided sequence,
+# judged frame by frame with tracking (enrolment and face login: a template is made,
+# or an account opened, so they get the stronger evidence). KEYFRAMES: the same guided
+# sequence on the phone, but only one frame per step is sent: still, each action at
+# its hold, still again. The daily check-in of every subject lands in the same
+# morning hour; five frames and one encoding are what lets two cores take 300 of them
+# a minute (bench/bench_spike.py), at the cost of the temporal checks a video allows
+# (server.biometrics.liveness.keyframe_policy says which).
+VIDEO, KEYFRAMES = "video", "keyframes"
+KEYFRAME_ACTIONS = 3  # still + 3 actions + still = 5 frames
+KEYFRAME_ENCODED = 1  # the more frontal still frame
+# Keyframes are searched on a copy this long (a 640 px frame at half size): a selfie
+# face of >= 160 px stays above HOG's 80 px window, at a quarter of the full-size cost.
+KEYFRAME_DETECT_SIDE = 320
 # Face login: this many failed challenges in the window lock the account's face login.
 LOCKOUT_FAILURES = 5
 LOCKOUT_WINDOW_S = 15 * 60
@@ -48,6 +66,15 @@ FRAME_HINTS = {
     "t_ms": "milliseconds since the phone received this challenge, strictly increasing",
     "how": "Start with the face still and straight for half a second, then do the "
            "actions in the order given, each clearly (turn about 30 degrees).",
+}
+KEYFRAME_HINTS = {
+    **FRAME_HINTS,
+    "min_frames": KEYFRAME_ACTIONS + 2, "max_frames": KEYFRAME_ACTIONS + 2,
+    "steps": "one frame per step, in order: still, each action while it is held, still",
+    "how": "Run the same guided sequence as for video (10 fps preview, the face still, "
+           "then each action in order), but send only one frame per step: the last "
+           "still frame before the first prompt, each action at its hold (~0.7 s after "
+           "its prompt) and a still frame after the last action.",
 }
 
 # Lawful bases an officer may record for enrolling without consent.
@@ -87,6 +114,12 @@ def threshold() -> float:
     if not 0.0 < value < 2.0:  # 128-d unit-scale encodings: distances lie in [0, 2)
         raise ValueError("SHOUWANG_FACE_THRESHOLD must be between 0 and 2")
     return value
+
+
+def capture_for(purpose: str) -> str:
+    """VIDEO or KEYFRAMES for a new challenge of `purpose` (SHOUWANG_FACE_KEYFRAMES_FOR)."""
+    raw = _setting("SHOUWANG_FACE_KEYFRAMES_FOR", "verify,checkin_offline")
+    return KEYFRAMES if purpose in {p.strip() for p in raw.split(",")} else VIDEO
 
 
 def keep_frames_for() -> frozenset[str]:

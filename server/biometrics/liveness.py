@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,30 @@ class LivenessPolicy:
     planarity_window: int = 5
     planarity_top_k: int = 5
     planarity_min_turn_deg: float = 20.0
+    # One frame per step (still, each action, still) instead of a video: see for_keyframes().
+    keyframes: bool = False
+
+    @classmethod
+    def for_keyframes(cls, **overrides: Any) -> LivenessPolicy:
+        """A keyframe capture: frame 0 still, frame k the k-th action at its hold, the
+        last frame still again (server.biometrics.limits.KEYFRAMES).
+
+        What stays as in a video: one face per frame, each requested action in its own
+        frame and in order against the first still frame as baseline, at most
+        max_unrequested other actions, the identity of an encoded frame, the capture's
+        timing against the challenge. Planarity is measured on the frames asked to turn,
+        from both still frames, the smaller residual counting: a landmark glitch in one
+        still frame cannot make a print look three-dimensional.
+        What a video checks and five frames cannot: continuity from frame to frame (the
+        tracker follows one face through the capture, gaps above 0.6 s are refused), and
+        the median filters that absorb a single glitching frame. So a keyframe turn
+        counts as a single measurement, and a face swapped between frames is caught only
+        if it is the encoded one; the daily check-in trades these for its cost (limits).
+        """
+        fields = {"min_frames": 3, "max_frames": 3 + len(ACTIONS), "min_duration_s": 1.5,
+                  "max_gap_s": 3.0, "baseline_frames": 1, "planarity_window": 1,
+                  "planarity_top_k": 1, "min_encoded_frames": 1, "keyframes": True}
+        return cls(**{**fields, **overrides})
 
 
 @dataclass(frozen=True)
@@ -214,6 +239,22 @@ def _planarity(faces: list[FrameAnalysis], pol: LivenessPolicy, max_yaw: float) 
     half = pol.planarity_window // 2
     smooth = [np.median(res[max(0, i - half) : i + half + 1]) for i in range(len(res))]
     value = float(np.median(np.sort(smooth)[-pol.planarity_top_k :]))
+    return _planarity_verdict(value, pol, max_yaw)
+
+
+def _planarity_keyframes(faces: list[FrameAnalysis], ch: Challenge, pol: LivenessPolicy,
+                         max_yaw: float) -> Check:
+    """The turn frames' residual from each still frame; the smaller one counts."""
+    first, last = faces[0].landmarks68, faces[-1].landmarks68
+    turns = [faces[k + 1].landmarks68 for k, a in enumerate(ch.actions) if a.startswith("turn")]
+    if not turns:
+        return Check("planarity", "fail", "the challenge asked for no turn", None,
+                     pol.planarity_pass)
+    value = max(min(planar_residual(first, t), planar_residual(last, t)) for t in turns)
+    return _planarity_verdict(value, pol, max_yaw)
+
+
+def _planarity_verdict(value: float, pol: LivenessPolicy, max_yaw: float) -> Check:
     turned, thr = f"max |yaw| {max_yaw:.0f} deg", pol.planarity_pass
     if value < pol.planarity_fail:
         why = f"landmarks move like a flat picture ({turned})"
@@ -251,10 +292,14 @@ def _face_present(frames: Sequence[FrameAnalysis | None], pol: LivenessPolicy) -
     return Check("face_present", status, why, frac, limit)
 
 
-def _timing(ts: np.ndarray, elapsed_s: float | None, pol: LivenessPolicy) -> Check:
+def _timing(ts: np.ndarray, elapsed_s: float | None, pol: LivenessPolicy,
+            expected: int | None = None) -> Check:
+    """`expected`: a keyframe capture's exact frame count (still, actions, still)."""
     def fail(why: str, value: float, threshold: float) -> Check:
         return Check("timing", "fail", why, value, threshold)
 
+    if expected is not None and len(ts) != expected:
+        return fail(f"{len(ts)} keyframes, want {expected}", len(ts), expected)
     if not pol.min_frames <= len(ts) <= pol.max_frames:
         return fail(f"{len(ts)} frames, want {pol.min_frames}-{pol.max_frames}", len(ts), 0)
     gaps = np.diff(ts)
@@ -289,15 +334,19 @@ def evaluate(
     if len(frames) != len(timestamps):
         raise ValueError("one timestamp per frame is required")
     faces = [f for f in frames if f is not None]
+    expected = len(challenge.actions) + 2 if pol.keyframes else None
     checks = [_face_present(frames, pol)]
-    checks.append(_timing(np.asarray(timestamps, dtype=float), elapsed_s, pol))
-    if len(faces) >= 2:
+    checks.append(_timing(np.asarray(timestamps, dtype=float), elapsed_s, pol, expected))
+    # A keyframe stands for its step: without all of them there is nothing to compare.
+    judgeable = len(faces) == expected if pol.keyframes else len(faces) >= 2
+    if judgeable:
         s = _strengths(faces, pol, mirrored)
         max_yaw = float(np.abs(s[:, 1]).max() * pol.turn_deg)
         checks += [
             _same_person(faces, template, pol),
             _actions(challenge, s, pol),
-            _planarity(faces, pol, max_yaw),
+            _planarity_keyframes(faces, challenge, pol, max_yaw) if pol.keyframes
+            else _planarity(faces, pol, max_yaw),
         ]
     else:
         for name in ("same_person", "actions", "planarity"):

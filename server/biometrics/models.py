@@ -66,6 +66,8 @@ class FaceChallenge(db.Model):  # type: ignore[name-defined]
     jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(16))  # verify | enroll | login
     actions: Mapped[str] = mapped_column(String(64))  # comma-separated, in order
+    # video | keyframes: how the phone captures the frames (limits.capture_for)
+    capture: Mapped[str] = mapped_column(String(12), default="video", server_default="video")
     # SHA-256 of the nonce: a database dump does not hand out live nonces.
     nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), index=True, default=ISSUED)

@@ -174,6 +174,22 @@ def _detect_near_size(image: np.ndarray, size_hint: Box) -> list[Box]:
     return _detect_auto(image, None)
 
 
+def _detect_at_side(image: np.ndarray, side: int) -> list[Box]:
+    """Every face, searched on a copy shrunk to a long side of `side` px.
+
+    The scale follows from the frame's size alone, so frames of one capture are all
+    searched at the same scale: HOG's boxes (and the landmarks placed in them) differ
+    by scale enough to move a measured action by a fifth of its threshold. Where the
+    copy shows no face (too small for it) or several (HOG's false positives differ
+    from scale to scale), the full-size frame decides, as in _detect_near_size.
+    """
+    k = max(1.0, max(image.shape[:2]) / side)
+    if k == 1.0:
+        return _detect_auto(image, None)
+    boxes = [_scaled(b, k) for b in _detect(_shrink(image, k), 0)]
+    return boxes if len(boxes) == 1 else _detect_auto(image, None)
+
+
 def _detect_auto(image: np.ndarray, upsample: int | None) -> list[Box]:
     if upsample is not None:
         return _detect(image, upsample)
@@ -223,18 +239,22 @@ def analyze_frame(
     single_face: bool = True,
     upsample: int | None = None,
     size_hint: Box | None = None,
+    detect_side: int | None = None,
 ) -> FrameAnalysis:
     """Analyse one decoded RGB frame.
 
     `previous` enables tracking (crop search first; `face_count` then counts the faces
     in the crop). With `single_face` several faces raise `several_faces`; otherwise
     the largest face (or the tracked one) is kept. `size_hint` (a recent box) lets the
-    full-frame search skip faces less than half that wide.
+    full-frame search skip faces less than half that wide; `detect_side` searches a
+    copy of the frame shrunk to that long side instead (_detect_at_side).
     """
     box = _track(image, previous) if previous is not None else None
     face_count = 1
     if box is None:
-        if size_hint is not None and upsample is None:
+        if detect_side is not None:
+            boxes = _detect_at_side(image, detect_side)
+        elif size_hint is not None and upsample is None:
             boxes = _detect_near_size(image, size_hint)
         else:
             boxes = _detect_auto(image, upsample)
@@ -280,6 +300,7 @@ def analyze_sequence(
     *,
     encode_indices: Sequence[int] | None = None,
     redetect_every: int = 8,
+    detect_side: int | None = None,
 ) -> list[FrameAnalysis | None]:
     """Liveness frames with tracking; None where no face was found.
 
@@ -293,7 +314,8 @@ def analyze_sequence(
     for i, image in enumerate(images):
         try:
             track = previous if i % redetect_every else None
-            fa = analyze_frame(image, previous=track, single_face=False, size_hint=previous)
+            fa = analyze_frame(image, previous=track, single_face=False, size_hint=previous,
+                               detect_side=detect_side)
         except FaceInputError:
             results.append(None)
             continue  # keep the last box: the face may come back near it

@@ -86,6 +86,11 @@ class ChallengeSchema(ma.Schema):
     nonce = fields.String()
     purpose = fields.String()
     actions = fields.List(fields.String(), attribute="action_list")
+    capture = fields.String(metadata={
+        "description": "video: send the frames of the whole guided sequence at 10 fps; "
+                       "keyframes: send one frame per entry of steps, in order"})
+    steps = fields.List(fields.String(), allow_none=True, metadata={
+        "description": "keyframes only: still, the actions, still"})
     deadline = fields.DateTime(attribute="expires_at")
     expires_in = fields.Integer()
     frame_hints = fields.Dict()
@@ -123,6 +128,7 @@ class ReviewSchema(DecisionSchema):
     account_id = fields.String()
     device_id = fields.String()
     actions = fields.List(fields.String(), attribute="action_list")
+    capture = fields.String()
     frame_count = fields.Integer(allow_none=True)
     reviewed_by_id = fields.String(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)

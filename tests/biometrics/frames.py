@@ -12,7 +12,9 @@ claimed to be one; it is the honest way to exercise the whole API path reproduci
 
 Everything is deterministic (fixed poses, no random numbers), so a clip rendered once
 is cached for the whole test session. A challenge is composed from cached per-action
-clips, 10 frames a second. cutout_frames renders corpus.render_head's "cutout" attack
+clips, 10 frames a second, on the phone's own schedule (mobile.core.liveness: a still
+lead, 13 frames an action, a still tail), so a keyframe capture picks each action at
+its hold. cutout_frames renders corpus.render_head's "cutout" attack
 the same way; sheet_attack_frames takes corpus.render_sheet_attack's images as they are.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -35,7 +38,10 @@ FPS = 10.0
 DISTANCE_MM = 380.0
 PIVOT = np.array([0, 40.0, -90.0])  # the neck axis, as in corpus.render_head
 # Strong, unambiguous actions: the tests are about the API, not about thresholds.
-RAMP, HOLD = (0.35, 0.7, 1.0), 3  # envelope up, HOLD more frames at 1.0, down again
+# Each action fills the phone's 13-frame window: a frame to react, up, HOLD frames at
+# 1.0 (the phone's keyframe, 0.7 s after the prompt, falls in the middle), down, still.
+RAMP, HOLD = (0.35, 0.7), 7
+LEAD, TAIL = 4, 3  # still frames before the first prompt and after the last action
 POSE = {"turn_left": (34.0, 0.0), "turn_right": (-34.0, 0.0), "nod": (0.0, 18.0)}
 # Eyelids, as the fraction of the way from the upper to the lower lid. The source
 # photo squints (a smile); opening the neutral eyes a little and closing them to 0.65
@@ -209,20 +215,31 @@ def _action_jpeg(action: str, level: float, flat_yaw: float | None) -> bytes:
 
 
 def action_clip(action: str, flat_yaw: float | None = None) -> tuple[bytes, ...]:
-    """Up, hold, down, then two neutral frames: 11 JPEG frames (3 distinct renders)."""
+    """Still, up, hold, down, still: 13 JPEG frames (4 distinct renders)."""
     levels = [*RAMP, *([1.0] * HOLD), *RAMP[::-1]]
     clip = [_action_jpeg(action, level, flat_yaw) for level in levels]
-    return (*clip, neutral_jpeg(flat_yaw), neutral_jpeg(flat_yaw))
+    return (neutral_jpeg(flat_yaw), *clip, neutral_jpeg(flat_yaw))
 
 
-def challenge_frames(actions: Sequence[str], lead: int = 4, start_ms: int = 300,
+def challenge_frames(actions: Sequence[str], lead: int = LEAD, start_ms: int = 300,
                      flat_yaw: float | None = None) -> list[tuple[bytes, int]]:
-    """(JPEG, t_ms) for a person doing `actions` in order after `lead` neutral frames."""
+    """(JPEG, t_ms) for a person doing `actions` in order between `lead` and TAIL
+    neutral frames."""
     frames = [neutral_jpeg(flat_yaw)] * lead
     for action in actions:
         frames += action_clip(action, flat_yaw)
+    frames += [neutral_jpeg(flat_yaw)] * TAIL
     step = 1000.0 / FPS
     return [(f, start_ms + round(i * step)) for i, f in enumerate(frames)]
+
+
+def keyframes(actions: Sequence[str], start_ms: int = 300,
+              flat_yaw: float | None = None) -> list[tuple[bytes, int]]:
+    """The frames of challenge_frames that a phone sends for a keyframe challenge."""
+    from mobile.core.liveness import keyframe_indices
+
+    clip = challenge_frames(actions, start_ms=start_ms, flat_yaw=flat_yaw)
+    return [clip[i] for i in keyframe_indices(len(actions))]
 
 
 def cutout_frames(actions: Sequence[str]) -> list[tuple[bytes, int]]:
@@ -241,3 +258,10 @@ def sheet_attack_frames(actions: Sequence[str], seed: int = 5,
     keep = max(1, -(-len(images) // max_frames))  # subsample to the API's frame limit
     return [(jpeg(im), round(t * 1000)) for im, t in zip(images[::keep], times[::keep],
                                                          strict=True)]
+
+
+def for_challenge(ch: dict[str, Any]) -> list[tuple[bytes, int]]:
+    """What a phone sends for the API's challenge `ch`, by its capture."""
+    if ch.get("capture") == "keyframes":
+        return keyframes(ch["actions"])
+    return challenge_frames(ch["actions"])

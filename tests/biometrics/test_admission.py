@@ -45,7 +45,7 @@ def test_an_idle_server_admits_and_the_job_ends_with_the_request(two_cores, demo
     app = two_cores
     _, subject, _ = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)
-    response = api.send(subject, ch, frames.challenge_frames(ch["actions"]), sent_ms=5900)
+    response = api.send(subject, ch, frames.for_challenge(ch), sent_ms=5900)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["decision"] == "pass"
     assert _running(app) == 0
@@ -55,7 +55,7 @@ def test_a_full_budget_refuses_without_using_the_challenge(two_cores, demo):
     app = two_cores
     _, subject, _ = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
     # 20 jobs of 37 frames: ~8.9 CPU-s on 2 cores, ~4.5 s ahead of this one.
     jobs = _jobs(app, 20)
     body, retry = _busy(api.send(subject, ch, sent))
@@ -78,7 +78,7 @@ def test_a_request_that_queued_too_long_is_refused_then_resent(two_cores, demo):
     app = two_cores
     _, subject, _ = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)  # issued 6 s ago
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
     jobs = _jobs(app, 1)  # another worker judging: a queue, not just a slow network
     _, retry = _busy(api.send(subject, ch, sent, sent_ms=1000))
     assert retry >= 3  # ~5 s queued, 2 s allowed
@@ -93,7 +93,7 @@ def test_an_idle_server_admits_a_slow_network_however_late(two_cores, demo):
     app = two_cores
     _, subject, _ = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)
-    response = api.send(subject, ch, frames.challenge_frames(ch["actions"]), sent_ms=1000)
+    response = api.send(subject, ch, frames.for_challenge(ch), sent_ms=1000)
     assert response.status_code == 200 and response.get_json()["decision"] == "pass"
 
 
@@ -116,7 +116,7 @@ def test_a_wait_past_the_deadline_says_the_challenge_will_have_closed(two_cores,
     ch = api.challenge(subject, app)
     api.age_challenge(app, ch["challenge_id"], 50)  # 4 s left of the 60
     _jobs(app, 40)  # ~9 s ahead
-    body, retry = _busy(api.send(subject, ch, frames.challenge_frames(ch["actions"])))
+    body, retry = _busy(api.send(subject, ch, frames.for_challenge(ch)))
     assert body["errors"]["resend"] is False and body["errors"]["expires_in"] < retry
     assert "new challenge" in body["message"]
 
@@ -125,7 +125,7 @@ def test_refusals_for_load_do_not_count_against_the_device_limit(two_cores, demo
     app = two_cores
     _, subject, _ = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
     jobs = _jobs(app, 20)
     for _ in range(13):  # DEVICE_LIMIT is 12 a minute
         _busy(api.send(subject, ch, sent))
@@ -147,7 +147,7 @@ def test_face_login_sheds_the_same_way(two_cores, demo):
     ch = answer.get_json()
     api.age_challenge(app, ch["challenge_id"], 6)
     body = {"challenge_id": ch["challenge_id"],
-            **api.frames_body(ch["nonce"], frames.challenge_frames(ch["actions"]))}
+            **api.frames_body(ch["nonce"], frames.for_challenge(ch))}
     jobs = _jobs(app, 20)
     _busy(device.post("/api/auth/face/login", body, token=""))
     with app.app_context():

@@ -139,7 +139,7 @@ def test_resident_enrols_by_liveness_with_consent_and_an_officer_approves(app, d
     assert resident.post("/api/biometrics/challenges").get_json()["errors"]["reason"] \
         == "not_enrolled"
     ch = api.challenge(resident, app, "enroll", consent_version=consent["version"])
-    response = api.send(resident, ch, frames.challenge_frames(ch["actions"]))
+    response = api.send(resident, ch, frames.for_challenge(ch))
     assert response.status_code == 200, response.get_json()
     decided = response.get_json()
     assert decided["decision"] == "pass", decided["checks"]
@@ -170,7 +170,7 @@ def test_resident_enrols_by_liveness_with_consent_and_an_officer_approves(app, d
     ch = login.get_json()
     api.age_challenge(app, ch["challenge_id"], 6)
     body = {"challenge_id": ch["challenge_id"],
-            **api.frames_body(ch["nonce"], frames.challenge_frames(ch["actions"]))}
+            **api.frames_body(ch["nonce"], frames.for_challenge(ch))}
     response = device.post("/api/auth/face/login", body, token="")
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["account"]["role"] == "resident"

@@ -38,7 +38,7 @@ def test_subject_logs_in_by_face_on_the_enrolled_device(app, demo):
 
     device, person = _logged_out(app, demo)
     ch = _face_challenge(device, app)
-    response = _face_login(device, ch, frames.challenge_frames(ch["actions"]))
+    response = _face_login(device, ch, frames.for_challenge(ch))
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["token_type"] == "DPoP" and body["decision"] == "pass"
@@ -52,7 +52,7 @@ def test_subject_logs_in_by_face_on_the_enrolled_device(app, demo):
                                    .order_by(AuditEntry.seq.desc())).first()
         assert entry.actor_id == person and entry.details["method"] == "face"
     # The challenge served the login; it cannot log in (or check in) again.
-    again = _face_login(device, ch, frames.challenge_frames(ch["actions"]))
+    again = _face_login(device, ch, frames.for_challenge(ch))
     assert again.status_code == 409 and again.get_json()["errors"]["reason"] == "nonce_used"
 
 

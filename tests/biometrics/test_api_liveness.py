@@ -13,6 +13,9 @@ from server.api.errors import NotFound, Unprocessable
 from tests.biometrics import api, frames
 from tests.support import Phone
 
+# The video capture's checks, frame by frame (keyframes: test_api_keyframes.py).
+pytestmark = pytest.mark.usefixtures("video_capture")
+
 
 def _claim(app, challenge_id, person, device_id):
     from server.biometrics.service import claim_passed_challenge
@@ -29,7 +32,7 @@ def test_a_live_face_passes_once_and_is_claimed_once(app, demo):
     _, subject, person = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)
     assert 2 <= len(ch["actions"]) <= 3 and ch["frame_hints"]["max_frames"] == 90
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
     response = api.send(subject, ch, sent)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -107,7 +110,7 @@ def test_a_printed_photo_moved_like_a_head_is_rejected(app, demo):
 def test_a_doubtful_capture_goes_to_an_officer(app, demo):
     officer, subject, person = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
     sent[14] = (api.blank_jpeg((480, 640)), sent[14][1])  # one frame without a face: 1 of ~30
     body = api.send(subject, ch, sent).get_json()
     assert body["decision"] == "review" and api.failing(body) == {"face_present"}
@@ -141,7 +144,7 @@ def test_bad_frames_get_a_clear_4xx_and_nothing_is_written(app, demo):
 
     officer, subject, person = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)
-    good = frames.challenge_frames(ch["actions"])[:20]
+    good = frames.for_challenge(ch)[:20]
     neutral = frames.neutral_jpeg()
     bad = {
         "not_a_jpeg": (415, api.png(frames.render()[200:400, 140:340])),  # a PNG face

@@ -42,12 +42,14 @@ def _checkin(world, challenge_id: str) -> None:  # noqa: F811 - the fixture's va
     assert response.status_code == 201, response.get_json()
 
 
+# Video: one faceless frame among ~45 is a doubt (review); among five keyframes it fails.
+@pytest.mark.usefixtures("video_capture")
 def test_a_doubtful_face_keeps_three_frames_for_the_reviewer(world, keep_review):  # noqa: F811
     response = api.enroll(world.officer, api.account_id(world.subject))
     assert response.status_code == 201, response.get_json()
     world.clock.set("2026-12-01 12:00")
     ch = api.challenge(world.subject, world.app)
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
     sent[14] = (api.blank_jpeg((480, 640)), sent[14][1])  # one faceless frame: review
     assert api.send(world.subject, ch, sent).get_json()["decision"] == "review"
     _checkin(world, ch["challenge_id"])
@@ -87,7 +89,7 @@ def test_a_doubtful_face_keeps_three_frames_for_the_reviewer(world, keep_review)
 def test_a_passed_face_keeps_nothing(app, demo, keep_review):
     officer, subject, _ = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)
-    assert api.send(subject, ch, frames.challenge_frames(ch["actions"])
+    assert api.send(subject, ch, frames.for_challenge(ch)
                     ).get_json()["decision"] == "pass"
     ref = f"face-challenge:{ch['challenge_id']}"
     assert officer.get(f"/api/evidence?case_ref={ref}").status_code == 404

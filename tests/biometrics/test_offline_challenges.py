@@ -73,7 +73,7 @@ def test_the_validity_is_a_setting(app, demo):
 def test_frames_captured_offline_hours_later_pass_and_a_resend_gets_the_decision(app, demo):
     _, subject, person = api.enrolled_subject(app, demo)
     ch = _offline(subject, app, age_s=5 * 3600)  # fetched this morning, used now
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
     start = datetime.now(UTC) - timedelta(seconds=30)
     response = api.send(subject, ch, sent, captured_at=start.isoformat())
     assert response.status_code == 200, response.get_json()
@@ -103,7 +103,7 @@ def test_only_offline_challenges_are_spared_the_submission_deadline(app, demo):
     _, subject, _ = api.enrolled_subject(app, demo)
     online = api.challenge(subject, app)
     api.age_challenge(app, online["challenge_id"], 2 * 3600)
-    late = api.send(subject, online, frames.challenge_frames(online["actions"]))
+    late = api.send(subject, online, frames.for_challenge(online))
     assert late.status_code == 409 and late.get_json()["errors"]["reason"] == \
         "challenge_expired"
 
@@ -112,7 +112,7 @@ def test_a_capture_outside_the_validity_is_refused_and_leaves_it_open(app, demo)
     _, subject, _ = api.enrolled_subject(app, demo)
     ch = _offline(subject, app, age_s=600)
     issued, _ = _row(app, ch["challenge_id"])
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
 
     def send(at):
         return api.send(subject, ch, sent, **({"captured_at": at.isoformat()} if at else {}))

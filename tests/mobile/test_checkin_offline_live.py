@@ -52,6 +52,7 @@ def test_an_offline_check_in_reaches_the_server_once_after_a_slow_decision(
     start = time.time() - 10
     shots = [CameraFrame(jpeg, datetime.fromtimestamp(start + t / 1000, UTC), 480, 640)
              for jpeg, t in frames.challenge_frames(challenge.actions)]
+    shots = challenge.sent(shots)  # what the phone sends of its capture
     item_id = service.queue_offline(case_id, challenge, shots, core.location.advance(), {})
     assert service.deliver(item_id).state == "pending"
 

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from mobile.core.liveness import ACTION_FRAMES, LEAD_FRAMES, Challenge
+from mobile.core.liveness import (
+    ACTION_FRAMES,
+    HOLD_AT,
+    KEYFRAMES,
+    LEAD_FRAMES,
+    TAIL_FRAMES,
+    Challenge,
+)
 from mobile.core.sensors import GpxTrackProvider
 from mobile.miniprograms.checkin.results import face_failure, result_text
 from mobile.miniprograms.checkin.service import CheckinService, Delivery
@@ -71,6 +78,23 @@ def test_the_camera_is_paced_and_frames_are_stamped_from_the_challenge(core):
     assert seen == list(range(challenge.frame_count)) and len(shots) == challenge.frame_count
     stamps = [round((f.timestamp.timestamp() - challenge.received_at) * 1000) for f in shots]
     assert stamps == [100 * i for i in range(challenge.frame_count)]  # 10 fps, no drift
+
+
+def test_a_keyframe_challenge_walks_the_same_prompts_and_sends_one_frame_a_step(core):
+    clock = Clock()
+    core.frames._clock = clock
+    service = CheckinService(core, clock=clock, sleep=clock.sleep)
+    challenge = Challenge("c", "n" * 20, ("nod", "blink", "turn_right"), clock(),
+                          capture=KEYFRAMES)
+    assert challenge.frame_count == LEAD_FRAMES + 3 * ACTION_FRAMES + TAIL_FRAMES
+    seen: list[int] = []
+    shots = service.capture(challenge, lambda i, _f: seen.append(i))
+    assert seen == list(range(challenge.frame_count))  # the preview runs throughout
+    stamps = [round((f.timestamp.timestamp() - challenge.received_at) * 1000) for f in shots]
+    holds = [LEAD_FRAMES + ACTION_FRAMES * k + HOLD_AT for k in range(3)]
+    assert stamps == [100 * i for i in (LEAD_FRAMES - 1, *holds, challenge.frame_count - 1)]
+    prompts = [challenge.prompt_at(round(t / 100)) for t in stamps]
+    assert prompts == ["still", "nod", "blink", "turn_right", "still"]
 
 
 def test_offline_a_check_in_is_kept_with_its_id_and_capture_time(core):

@@ -102,7 +102,7 @@ class SubjectPhone:
         api.age_challenge(app, ch["challenge_id"], 6)  # the phone spent 6 s filming
         judged = self.core.call("POST", f"/api/biometrics/challenges/{ch['challenge_id']}"
                                 "/frames", api.frames_body(
-                                    ch["nonce"], frames.challenge_frames(ch["actions"])))
+                                    ch["nonce"], frames.for_challenge(ch)))
         assert judged["decision"] in ("pass", "review"), judged
         now = datetime.now(UTC).isoformat()
         return dict(self.core.call("POST", "/api/supervision/checkins", {

@@ -34,14 +34,14 @@ def passed_challenge(phone: ApiClient, give_up_s: float = 240) -> str:
     """A challenge this phone passed. A worker killed while judging can burn the
     challenge's nonce without a decision: then the decision is read back, or a new
     challenge asked for."""
-    from tests.biometrics.frames import challenge_frames  # renders on first use
+    from tests.biometrics.frames import for_challenge  # renders on first use
 
     deadline = time.monotonic() + give_up_s
     while True:
         ch = _call(phone, "POST", "/api/biometrics/challenges", {"purpose": "verify"},
                    deadline)
         issued = time.monotonic()
-        frames = challenge_frames(ch["actions"])
+        frames = for_challenge(ch)
         capture_s = frames[-1][1] / 1000 - CLOCK_SLACK_S + 0.5
         time.sleep(max(0.0, capture_s - (time.monotonic() - issued)))  # the recording
         path = f"/api/biometrics/challenges/{ch['challenge_id']}"

@@ -243,7 +243,7 @@ def zip_bytes() -> bytes:
                          ids=["jpeg+zip", "jpeg+html"])
 def test_a_polyglot_frame_is_refused_as_not_a_plain_jpeg(harness, phone, memory, tail):
     ch = phone.call("POST", "/api/biometrics/challenges", {"purpose": "verify"})
-    sent = frames.challenge_frames(ch["actions"])
+    sent = frames.for_challenge(ch)
     sent[5] = (sent[5][0] + tail, sent[5][1])
     assert zipfile.is_zipfile(io.BytesIO(sent[5][0])) or tail.startswith(b"<html")
     problem = _refused(phone, f"/api/biometrics/challenges/{ch['challenge_id']}/frames",

@@ -19,7 +19,7 @@ def _offline_passed(world) -> str:
     ch = response.get_json()
     api.age_challenge(world.app, ch["challenge_id"], 3600)
     start = datetime.now(UTC) - timedelta(minutes=1)
-    body = api.send(world.subject, ch, frames.challenge_frames(ch["actions"]),
+    body = api.send(world.subject, ch, frames.for_challenge(ch),
                     captured_at=start.isoformat()).get_json()
     assert body["decision"] == "pass", body
     return ch["challenge_id"]

@@ -123,7 +123,8 @@ class CheckinService:
         if kept["until"] - OFFLINE_MARGIN_S < self._clock():
             return None
         return Challenge(kept["id"], kept["nonce"], tuple(kept["actions"]), kept["received"],
-                         kept["until"] - kept["received"], offline=True)
+                         kept["until"] - kept["received"], offline=True,
+                         capture=kept.get("capture") or liveness.VIDEO)
 
     def keep_offline_challenge(self) -> bool:
         """Fetch and seal a spare challenge unless one is kept (call while online).
@@ -147,7 +148,8 @@ class CheckinService:
         and the actions) in the key store, with when it ends on the phone's clock."""
         received = self._clock()
         kept = {"id": answer["challenge_id"], "nonce": answer["nonce"],
-                "actions": answer["actions"], "received": received,
+                "actions": answer["actions"], "capture": answer.get("capture"),
+                "received": received,
                 "until": received + float(answer["expires_in"])}
         self.core.keystore.put(OFFLINE_KEY, json.dumps(kept).encode())
 
