@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.audit.service import record
@@ -69,8 +69,19 @@ def raise_alert(case: Case, rule: str, key: str, severity: str, summary: str, *,
 
 def upgrade(alert: Alert, reason: str, now: datetime, evidence: dict[str, Any] | None = None,
             ) -> bool:
-    """warning -> violation (a breach not corrected, or deeper than its grace)."""
+    """warning -> violation (a breach not corrected, or deeper than its grace).
+
+    Claimed by one conditional UPDATE, as escalations are: two workers holding the same
+    breach deadline both read "still a warning" on SQLite, whose reads happen outside
+    the write lock; the database lets one UPDATE match, the other stops here."""
     if alert.severity == VIOLATION or alert.status == RESOLVED:
+        return False
+    claimed = db.session.execute(
+        update(Alert).where(Alert.id == alert.id, Alert.severity == WARNING,
+                            Alert.status != RESOLVED)
+        .values(severity=VIOLATION, updated_at=now))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.refresh(alert)
         return False
     alert.severity = VIOLATION
     alert.evidence = {**alert.evidence, **(evidence or {}), "upgraded": reason}

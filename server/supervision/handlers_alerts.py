@@ -64,7 +64,8 @@ def breach_grace_over(args: list[str], now: datetime) -> None:
     """A warning's grace minutes are up: still outside by the latest fix -> violation.
     Pings come in batches, so while no fix after the grace has arrived it looks
     again shortly; after the case's silence hours with none, it decides anyway."""
-    # The row lock serialises two workers on PostgreSQL; SQLite serialises writers.
+    # The row lock serialises two workers on PostgreSQL; alerts.upgrade claims the
+    # upgrade with a conditional UPDATE, which also holds on SQLite.
     alert = db.session.get(Alert, int(args[0]), with_for_update=True, populate_existing=True)
     if alert is None or alert.status == RESOLVED or alert.severity != WARNING:
         return

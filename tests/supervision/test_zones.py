@@ -156,3 +156,31 @@ def test_a_fix_delivered_out_of_order_is_judged_on_its_own(world):
     assert late["stored"] == 1
     (alert,) = _zone_alerts(world)
     assert ":late:" in alert["occurrence_key"]
+
+
+def test_a_warning_another_worker_upgraded_meanwhile_is_not_upgraded_twice(world):
+    """Two workers hold the same grace deadline; both read "still a warning" before
+    either writes (SQLite reads outside its write lock). One upgrade, one event."""
+    from sqlalchemy import func, select
+
+    from server.extensions import db
+    from server.supervision import alerts
+    from server.supervision.models_alerts import Alert, AlertEvent
+
+    t = local("2026-12-01 07:00")
+    world.walk([north(1900), north(2100)], t)
+    (warning,) = _zone_alerts(world)
+    now = t + timedelta(minutes=30)
+    with world.app.app_context():
+        stale = db.session.get(Alert, warning["id"])  # this worker has read it
+        assert stale.severity == "warning"
+        with world.app.app_context():  # the other worker, its own session, first
+            assert alerts.upgrade(db.session.get(Alert, warning["id"]), "other", now)
+            db.session.commit()
+        assert alerts.upgrade(stale, "this one", now) is False
+        assert stale.severity == "violation"  # refreshed: what the other wrote
+        db.session.commit()
+        upgraded = db.session.scalar(select(func.count()).select_from(AlertEvent).where(
+            AlertEvent.alert_id == warning["id"], AlertEvent.kind == "upgraded"))
+    assert upgraded == 1
+    assert _zone_alerts(world)[0]["evidence"]["upgraded"] == "other"
