@@ -23,6 +23,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.biometrics import corpus, liveness, pipeline  # noqa: E402
+from server.biometrics.pipeline import FrameAnalysis  # noqa: E402
 
 FACES = corpus.FIXTURES
 SINGLE = ["obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg"]
@@ -125,6 +126,7 @@ def bench_liveness(quick: bool) -> None:
         "cutout": 10 * k,
     }
     decisions: dict[str, list[str]] = {label: [] for label in counts}
+    keyframed: dict[str, list[str]] = {label: [] for label in counts}
     planarity: dict[str, list[float]] = {label: [] for label in counts}
     t = time.perf_counter()
     for s in corpus.generate(seed=99, counts=counts):
@@ -132,6 +134,10 @@ def bench_liveness(quick: bool) -> None:
         decisions[s.label].append(r.decision)
         value = r.check("planarity").value
         planarity[s.label].append(float("nan") if value is None else value)
+        faces, times = keyframes_of(s)
+        keyframed[s.label].append(liveness.evaluate(
+            s.challenge, faces, times, s.template,
+            policy=liveness.LivenessPolicy.for_keyframes()).decision)
     took = time.perf_counter() - t
     print(f"  synthetic corpus: {sum(counts.values())} presentations in {took:.0f} s")
     print("  label          n   pass  review  fail   planarity min/median/max")
@@ -149,6 +155,38 @@ def bench_liveness(quick: bool) -> None:
             line(f"apcer_{label}", ds.count("pass") / len(ds), 0.01, "<=1")
     bona = decisions["bona_fide"]
     line("bpcer", 1 - bona.count("pass") / len(bona), 0.05, "<=1")
+    # The same presentations sent as keyframes (the daily check-in's capture).
+    print("  keyframes     n   pass  review  fail")
+    for label, ds in keyframed.items():
+        print(f"  {label:12s} {len(ds):3d} {ds.count('pass'):6d} {ds.count('review'):7d} "
+              f"{ds.count('fail'):5d}")
+    for label in counts:
+        if label != "bona_fide":
+            ds = keyframed[label]
+            line(f"apcer_keyframes_{label}", ds.count("pass") / len(ds), 0.01, "<=1")
+    bona = keyframed["bona_fide"]
+    line("bpcer_keyframes", 1 - bona.count("pass") / len(bona), 0.05, "<=1")
+
+
+def keyframes_of(s: corpus.CorpusSample) -> tuple[list[FrameAnalysis], list[float]]:
+    """The keyframes an attacker would send from this capture, the best for them: the
+    first and last frames with a face and, for each asked action in order, the frame
+    in between that shows it most strongly. For bona fide captures this is the phone
+    snapping every action at its peak: BPCER here is a lower bound."""
+    idx = [i for i, f in enumerate(s.frames) if f is not None]
+    faces = [f for f in s.frames if f is not None]
+    if len(faces) < 3:
+        return faces, [s.timestamps[i] for i in idx]
+    strength = liveness._strengths(faces, liveness.LivenessPolicy(), mirrored=False)
+    picks = [0]
+    for action in s.challenge.actions:
+        start = picks[-1] + 1
+        if start >= len(faces) - 1:
+            break
+        column = strength[start : len(faces) - 1, liveness.ACTIONS.index(action)]
+        picks.append(start + int(np.argmax(column)))
+    picks.append(len(faces) - 1)
+    return [faces[j] for j in picks], [s.timestamps[idx[j]] for j in picks]
 
 
 def main() -> None:
