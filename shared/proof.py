@@ -24,12 +24,13 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from shared.b64 import b64url_decode, b64url_encode
 from shared.jwk import JWKError, load_public_jwk, public_jwk, thumbprint
@@ -39,6 +40,11 @@ PROOF_ALG = "EdDSA"  # the only algorithm accepted: RFC 8725 §3.1, no negotiati
 MAX_AGE_S = 60
 MAX_FUTURE_S = 5
 _REQUIRED = ("jti", "htm", "htu", "iat", "bh")
+# Device keys loaded per process: a phone sends the same JWK with every proof,
+# and loading it and computing its thumbprint cost about half as much again as
+# verifying the signature. A key and its thumbprint are pure functions of the
+# JWK's members, so caching them changes no answer; bounded, least recently used goes.
+KEY_CACHE_SIZE = 4096
 
 
 class ProofError(ValueError):
@@ -110,7 +116,22 @@ def verify_proof(
     if access_token is not None and claims.get("ath") != sha256_b64(access_token.encode("ascii")):
         raise ProofError("DPoP proof is not bound to this access token")
     jwk = {k: header["jwk"][k] for k in ("kty", "crv", "x")}
-    return VerifiedProof(jkt=thumbprint(jwk), jti=claims["jti"], iat=iat, jwk=jwk)
+    return VerifiedProof(jkt=_device_key(jwk)[1], jti=claims["jti"], iat=iat, jwk=jwk)
+
+
+def _device_key(jwk: Any) -> tuple[Ed25519PublicKey, str]:
+    """(public key, RFC 7638 thumbprint) of a proof's JWK; JWKError if it is not one we accept."""
+    if not isinstance(jwk, dict) or "d" in jwk or not all(
+            isinstance(jwk.get(m), str) for m in ("kty", "crv", "x")):
+        load_public_jwk(jwk)  # raises, with its reason
+        raise JWKError("only OKP Ed25519 keys are accepted")
+    return _loaded_key(jwk["kty"], jwk["crv"], jwk["x"])
+
+
+@lru_cache(maxsize=KEY_CACHE_SIZE)
+def _loaded_key(kty: str, crv: str, x: str) -> tuple[Ed25519PublicKey, str]:
+    jwk = {"kty": kty, "crv": crv, "x": x}
+    return load_public_jwk(jwk), thumbprint(jwk)
 
 
 def _verify_jws(proof: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -139,7 +160,7 @@ def _verify_jws(proof: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if "crit" in header:
         raise ProofError("DPoP proof uses an extension this server does not understand")
     try:
-        key = load_public_jwk(header.get("jwk"))
+        key = _device_key(header.get("jwk"))[0]
         key.verify(signature, f"{parts[0]}.{parts[1]}".encode("ascii"))
         claims = json.loads(b64url_decode(parts[1]))
     except (JWKError, InvalidSignature, ValueError) as exc:

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.b64 import b64url_decode, b64url_encode
-from shared.jwk import load_public_jwk
+from shared.jwk import load_public_jwk, thumbprint
 from shared.proof import ProofError, make_proof, verify_proof
 
 URL = "https://api.example/api/me"
@@ -118,3 +118,15 @@ def test_wrong_typ_is_refused_before_the_signature():
     with pytest.raises(ProofError, match="typ"):
         verify_proof(_resign({**header, "typ": "JWT"}, claims), "POST", URL, b"{}",
                      access_token="tok")
+
+
+@pytest.mark.parametrize("jwk_change", [{"d": "AAAA"}, {"kty": ["OKP"]}, {"x": 7},
+                                        {"crv": "X25519"}])
+def test_a_key_already_seen_does_not_vouch_for_a_changed_jwk(jwk_change):
+    good = make_proof(KEY, "POST", URL, b"{}", access_token="tok")
+    proof = verify_proof(good, "POST", URL, b"{}", access_token="tok")  # now cached
+    assert proof.jkt == thumbprint(proof.jwk)
+    header, claims = _parts(good)
+    changed = _resign({**header, "jwk": {**header["jwk"], **jwk_change}}, claims)
+    with pytest.raises(ProofError):
+        verify_proof(changed, "POST", URL, b"{}", access_token="tok")
