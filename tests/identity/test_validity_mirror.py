@@ -160,6 +160,19 @@ def test_a_flushed_redis_still_authenticates_valid_sessions(app, demo, other_pro
         assert get_redis().exists(f"auth:s:{_session_id(app)}")
 
 
+def test_a_redis_that_forgot_the_nonce_script_loads_it_again(app, demo):
+    """A restarted Redis has no scripts: the request sends it again, and the
+    proof is still single-use."""
+    phone = logged_in(app, "officer")
+    with app.app_context():
+        get_redis().script_flush()
+    headers = {"Authorization": f"DPoP {phone.access_token}",
+               "DPoP": make_proof(phone.key, "GET", BASE + ME, access_token=phone.access_token)}
+    client = app.test_client()
+    assert client.get(ME, base_url=BASE, headers=headers).status_code == 200
+    assert _reason(client.get(ME, base_url=BASE, headers=headers)) == "proof_replayed"
+
+
 def test_a_mirror_from_another_epoch_is_not_trusted(app, demo):
     """Only the epoch key was lost (evicted): what the mirror says is from before
     it, so the database decides: here a session ended behind the services' back."""
