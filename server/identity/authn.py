@@ -11,6 +11,7 @@ database asked, and the mirror repopulated from it.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -25,7 +26,14 @@ from server.extensions import db, get_redis
 from server.identity import validity
 from server.identity.models import Account, Device, Session
 from server.identity.tokens import AccessClaims, TokenError, verify_access_token
-from shared.proof import MAX_AGE_S, MAX_FUTURE_S, ProofError, VerifiedProof, verify_proof
+from shared.proof import (
+    MAX_AGE_S,
+    MAX_FUTURE_S,
+    ProofError,
+    VerifiedProof,
+    normalize_htu,
+    verify_proof,
+)
 
 NONCE_TTL_S = MAX_AGE_S + MAX_FUTURE_S + 10
 EPOCH_KEY = "dpop:epoch"  # never expires: its loss is how a restart is noticed
@@ -73,9 +81,26 @@ def _row(model: Any, key: str) -> Any:
     return row
 
 
+# A host and path that werkzeug's request.url would neither quote nor unquote
+# (no %, no space, ASCII, no IDNA label, a plain port): the common case.
+_PLAIN_HOST = re.compile(r"(?!.*xn--)[a-z0-9.-]+(:[1-9][0-9]{0,3})?", re.IGNORECASE)
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~/!$&'()*+,;=:@]*")
+
+
+def request_htu() -> str:
+    """normalize_htu(request.url), without rebuilding the URL when nothing in it needs
+    it: request.url quotes the path and then parses and unquotes the whole URL again
+    (uri_to_iri), which cost as much as the rest of the proof's claim checks.
+    tests/identity/test_token_attacks.py holds both to the same answers."""
+    host, root, path = request.host, request.root_path, request.path
+    if _PLAIN_HOST.fullmatch(host) and _PLAIN_PATH.fullmatch(root) and _PLAIN_PATH.fullmatch(path):
+        return f"{request.scheme.lower()}://{host.lower()}{root.rstrip('/')}/{path.lstrip('/')}"
+    return normalize_htu(request.url)
+
+
 def _verify(access_token: str | None) -> VerifiedProof:
     try:
-        return verify_proof(request.headers.get("DPoP", ""), request.method, request.url,
+        return verify_proof(request.headers.get("DPoP", ""), request.method, request_htu(),
                             request.get_data(cache=True), access_token=access_token)
     except ProofError as exc:
         raise Unauthorized(str(exc), reason="invalid_proof") from exc
