@@ -6,7 +6,7 @@ Two routes, registered only here, return the same small JSON; one first calls
 server.identity.authn.authenticate(): access-token check (EdDSA JWT, signing
 key by kid; a token already verified by this process is remembered until it
 expires), DPoP proof (Ed25519 signature, method, URL, time, ath), then one
-pipelined Redis round trip for the single-use nonce, the nonce-store epoch and
+Redis round trip (one script) for the single-use nonce, the nonce-store epoch and
 the session/account/device validity (no database query once a login's
 validity is mirrored in Redis). The phone signs proofs as it sends, so proofs
 are made before the clock starts (fresh for each round: valid for 60 s).

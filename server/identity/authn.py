@@ -1,6 +1,6 @@
 """Authenticating a request: device-bound token + DPoP proof + single-use nonce.
 
-A request costs one pipelined Redis round trip and no database query: the
+A request costs one Redis round trip (one script) and no database query: the
 proof's jti is burned, the nonce store's epoch read and the caller's session,
 account and device validity read together (validity.py explains the mirror
 and why a revocation holds on the next request in every process). Only when

@@ -2,7 +2,7 @@
 
 Every authenticated request needs the answer, and asking the database costs
 more than the rest of authentication together, so the answer is kept in Redis
-and read in the same pipelined round trip as the proof's nonce (authn.py).
+and read in the same round trip as the proof's nonce (authn.py).
 
 Three keys per login, each either *valid* (carrying what a request needs) or a
 *tombstone*:
