@@ -2,8 +2,9 @@
 
 Run: python bench/bench_spike.py [--checkins 300] [--seconds 60] [--phones 100]
 
-The real app under gunicorn (bench/served.py: SHOUWANG_BENCH_WORKERS sync workers,
-default 3, PostgreSQL database bench_spike, a private redis-server) on this
+The real app under gunicorn (bench/served.py: as gunicorn.conf.py, three sync workers
+a core unless SHOUWANG_BENCH_WORKERS says; PostgreSQL database bench_spike, a
+private redis-server) on this
 two-core machine, shared with the client. Before the clock: --phones subjects are
 created, activated (ApiClient, real DPoP proofs) and enrolled by the officer from
 a real photo (tests/fixtures/faces/obama2.jpg); the liveness frames are rendered

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import runpy
 import statistics
 import subprocess
 import sys
@@ -37,13 +38,16 @@ def use_database(name: str) -> None:
     os.environ["SHOUWANG_REL_DB"] = name
 
 
-# One setting for both apps. Sync workers, as the harness runs them: each worker
-# handles one request at a time and the face pipeline is CPU-bound (dlib holds the
-# GIL), so processes, not threads, use the two cores. --timeout bounds how long one
-# request (or a client trickling one in) may hold a worker before it is replaced.
-WORKERS = int(os.environ.get("SHOUWANG_BENCH_WORKERS", "3"))
-GUNICORN = ["-w", str(WORKERS), "--timeout", "30", "--graceful-timeout", "5",
-            "--limit-request-line", "8190", "--limit-request-fields", "100"]
+# One setting for both apps: production's (gunicorn.conf.py, which says why sync
+# workers, three a core), given on the command line so that both apps get exactly
+# these; SHOUWANG_BENCH_WORKERS overrides the worker count.
+_PRODUCTION = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+WORKERS = int(os.environ.get("SHOUWANG_BENCH_WORKERS", str(_PRODUCTION["workers"])))
+GUNICORN = ["-w", str(WORKERS), "-k", _PRODUCTION["worker_class"],
+            "--timeout", str(_PRODUCTION["timeout"]),
+            "--graceful-timeout", str(_PRODUCTION["graceful_timeout"]),
+            "--limit-request-line", str(_PRODUCTION["limit_request_line"]),
+            "--limit-request-fields", str(_PRODUCTION["limit_request_fields"])]
 
 
 def gunicorn_argv(port: int, app: str) -> list[str]:
