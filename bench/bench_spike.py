@@ -33,7 +33,7 @@ the person's time, not the server's). Prints:
     bench: spike_completed value=<passed and acknowledged> limit=<sent> goal=>=1.0
     bench: spike_errors value=<failed or not passed> limit=<sent> goal=<=0
 and a `spike:` line with p50/p95/max, the decisions, the 503s (shed_503), how long
-after the window the last check-in was acknowledged (its own capture, ~3 s,
+after the window the last check-in was acknowledged (its own capture, ~5 s,
 included), the server's CPU seconds per check-in (gunicorn workers' utime+stime
 from /proc), which is what bounds the figure: 300 check-ins x that CPU must fit
 in 60 s x 2 cores, less the client's share.
