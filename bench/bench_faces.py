@@ -147,25 +147,23 @@ def bench_liveness(quick: bool) -> None:
             f"  {label:12s} {len(ds):3d} {ds.count('pass'):6d} {ds.count('review'):7d} "
             f"{ds.count('fail'):5d}   {min(p):.3f}/{statistics.median(p):.3f}/{max(p):.3f}"
         )
-    # ISO/IEC 30107-3: an attack counts against APCER when accepted; review is not
-    # acceptance. BPCER counts bona fide presentations not accepted (review included).
-    for label in counts:
-        if label != "bona_fide":
-            ds = decisions[label]
-            line(f"apcer_{label}", ds.count("pass") / len(ds), 0.01, "<=1")
-    bona = decisions["bona_fide"]
-    line("bpcer", 1 - bona.count("pass") / len(bona), 0.05, "<=1")
+    error_rates("", decisions)
     # The same presentations sent as keyframes (the daily check-in's capture).
     print("  keyframes     n   pass  review  fail")
     for label, ds in keyframed.items():
         print(f"  {label:12s} {len(ds):3d} {ds.count('pass'):6d} {ds.count('review'):7d} "
               f"{ds.count('fail'):5d}")
-    for label in counts:
+    error_rates("_keyframes", keyframed)
+
+
+def error_rates(suffix: str, decisions: dict[str, list[str]]) -> None:
+    """ISO/IEC 30107-3: an attack counts against APCER when accepted; review is not
+    acceptance. BPCER counts bona fide presentations not accepted (review included)."""
+    for label, ds in decisions.items():
         if label != "bona_fide":
-            ds = keyframed[label]
-            line(f"apcer_keyframes_{label}", ds.count("pass") / len(ds), 0.01, "<=1")
-    bona = keyframed["bona_fide"]
-    line("bpcer_keyframes", 1 - bona.count("pass") / len(bona), 0.05, "<=1")
+            line(f"apcer{suffix}_{label}", ds.count("pass") / len(ds), 0.01, "<=1")
+    bona = decisions["bona_fide"]
+    line(f"bpcer{suffix}", 1 - bona.count("pass") / len(bona), 0.05, "<=1")
 
 
 def keyframes_of(s: corpus.CorpusSample) -> tuple[list[FrameAnalysis], list[float]]:
