@@ -13,7 +13,7 @@ moving 3D head, 480x640 JPEGs at 10 fps), as a phone captures them before sendin
 
 Each check-in, started at its due time (open loop, one thread each):
   1. POST /api/biometrics/challenges -> nonce and 3 random actions, captured as
-     keyframes (server.biometrics.limits.KEYFRAMES: the daily check-in's capture);
+     keyframes (shared.enums.Capture.KEYFRAMES: the daily check-in's capture);
   2. the person performs them: the phone waits the capture's length (the server
      refuses frames stamped later than the time since the challenge was issued);
   3. POST .../frames: 5 keyframes (still, each action at its hold, still), judged

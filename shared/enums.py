@@ -1,5 +1,6 @@
 """Names both sides use; values travel over the wire, so never rename one."""
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 
@@ -24,3 +25,16 @@ class JurisdictionKind(StrEnum):
     CITY = "city"
     DISTRICT = "district"
     STATION = "station"
+
+
+class Capture(StrEnum):
+    """How the phone captures a liveness challenge (server.biometrics.limits says which
+    purposes take which)."""
+
+    VIDEO = "video"  # every frame of the guided sequence, 10 a second
+    KEYFRAMES = "keyframes"  # one frame per step of keyframe_steps
+
+
+def keyframe_steps(actions: Sequence[str]) -> list[str]:
+    """The steps of a keyframe capture, one frame each: still, each action, still."""
+    return ["still", *actions, "still"]

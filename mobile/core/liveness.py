@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from mobile.core.client import ApiProblem
 from mobile.core.sensors import CameraFrame, FrameSource
+from shared.enums import Capture
 
 T = TypeVar("T")
 
@@ -29,7 +30,6 @@ LEAD_FRAMES = 4  # the server's hint: still and straight for a moment first
 ACTION_FRAMES = 13  # each action: move, hold, come back (1.3 s at 10 fps)
 HOLD_AT = 7  # a keyframe challenge's frame of each action: held, 0.7 s after the prompt
 TAIL_FRAMES = 3  # keyframes: still again after the last action, its last frame sent
-VIDEO, KEYFRAMES = "video", "keyframes"
 # A resend must reach the server before the challenge closes, upload included.
 DEADLINE_MARGIN_S = 3.0
 
@@ -44,18 +44,18 @@ class Challenge:
     # A challenge kept on the phone for a check-in without network (purpose
     # "checkin_offline"): its frames are sent later, stamped from the capture itself.
     offline: bool = False
-    capture: str = VIDEO  # or KEYFRAMES: one frame per step is sent
+    capture: str = Capture.VIDEO  # or KEYFRAMES: one frame per step is sent
 
     @classmethod
     def from_answer(cls, answer: dict[str, Any], received_at: float) -> Challenge:
         return cls(answer["challenge_id"], answer["nonce"], tuple(answer["actions"]),
                    received_at, float(answer.get("expires_in", 60)),
-                   capture=answer.get("capture") or VIDEO)
+                   capture=answer.get("capture") or Capture.VIDEO)
 
     @property
     def frame_count(self) -> int:
         """Camera frames the guided sequence walks through (not all are sent)."""
-        tail = TAIL_FRAMES if self.capture == KEYFRAMES else 0
+        tail = TAIL_FRAMES if self.capture == Capture.KEYFRAMES else 0
         return LEAD_FRAMES + ACTION_FRAMES * len(self.actions) + tail
 
     def prompt_at(self, index: int) -> str:
@@ -66,13 +66,14 @@ class Challenge:
 
     def sent(self, frames: list[CameraFrame]) -> list[CameraFrame]:
         """The frames of a whole capture that go to the server."""
-        if self.capture != KEYFRAMES:
+        if self.capture != Capture.KEYFRAMES:
             return frames
         return [frames[i] for i in keyframe_indices(len(self.actions))]
 
 
 def keyframe_indices(actions: int) -> list[int]:
-    """Which frames of the guided sequence a keyframe challenge sends."""
+    """Which frames of the guided sequence a keyframe challenge sends, one per step of
+    shared.enums.keyframe_steps."""
     holds = [LEAD_FRAMES + ACTION_FRAMES * k + HOLD_AT for k in range(actions)]
     return [LEAD_FRAMES - 1, *holds, LEAD_FRAMES + ACTION_FRAMES * actions + TAIL_FRAMES - 1]
 

@@ -55,8 +55,8 @@ JOB_TTL_S = 30.0
 # decision; a 31-frame check-in costs ~0.4 CPU-s with its other requests.
 FRAME_COST_S = 0.008
 FIXED_COST_S = 0.15
-# Keyframes (limits.KEYFRAMES) jump from pose to pose: half are searched in full and
-# the tracker's crop often misses, ~20 ms a frame; one encoding instead of two.
+# Keyframes (shared.enums.Capture) jump from pose to pose: each is searched in full
+# (at half size), ~20 ms a frame; one encoding instead of two.
 KEYFRAME_COST_S = 0.02
 KEYFRAME_FIXED_COST_S = 0.08
 DEFAULT_BUDGET_S = 2.0

@@ -126,7 +126,7 @@ def judge_frames(jpegs: Sequence[bytes], t_ms: Sequence[int], actions: Sequence[
                  threshold: float, keyframes: bool = False) -> Judgement:
     """Decide a liveness capture. `template` None (enrolment): the frames must agree
     with the first encoded one, and their encodings become the candidate template.
-    `keyframes`: one frame per step (limits.KEYFRAMES), the more frontal still frame
+    `keyframes`: one frame per step (Capture.KEYFRAMES), the more frontal still frame
     encoded; else a video, the most frontal frame of each half encoded."""
     for i, data in enumerate(jpegs):
         check_frame(i, data)

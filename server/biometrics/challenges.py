@@ -42,6 +42,7 @@ from server.biometrics.models import FAILED, ISSUED, PASSED, REVIEW, FaceChallen
 from server.dbtypes import utcnow
 from server.extensions import db, get_redis
 from server.identity.models import Account, Device
+from shared.enums import Capture, keyframe_steps
 
 if TYPE_CHECKING:
     from server.biometrics.analysis import InputRefused, Judgement
@@ -103,7 +104,7 @@ def issue(account: Account, device: Device, purpose: str, template_id: str | Non
     capture = limits.capture_for(purpose)
     # Keyframes always take three actions: five frames whatever the draw, and one more
     # action where each is a single frame.
-    count = limits.KEYFRAME_ACTIONS if capture == limits.KEYFRAMES else 2 + secrets.randbelow(2)
+    count = limits.KEYFRAME_ACTIONS if capture == Capture.KEYFRAMES else 2 + secrets.randbelow(2)
     actions = liveness.make_challenge(count).actions
     nonce = secrets.token_urlsafe(32)
     now = utcnow()
@@ -120,10 +121,10 @@ def issue(account: Account, device: Device, purpose: str, template_id: str | Non
 
 
 def payload(row: FaceChallenge, nonce: str) -> dict[str, Any]:
-    keyframes = row.capture == limits.KEYFRAMES
+    keyframes = row.capture == Capture.KEYFRAMES
     return {"id": row.id, "nonce": nonce, "purpose": row.purpose,
             "action_list": row.action_list, "capture": row.capture,
-            "steps": ["still", *row.action_list, "still"] if keyframes else None,
+            "steps": keyframe_steps(row.action_list) if keyframes else None,
             "expires_at": row.expires_at,
             "expires_in": int((row.expires_at - row.issued_at).total_seconds()),
             "frame_hints": limits.KEYFRAME_HINTS if keyframes else limits.FRAME_HINTS}
@@ -166,13 +167,13 @@ def submit(challenge: FaceChallenge, device_id: str, nonce: str, frames: Sequenc
     from server.biometrics import analysis
 
     elapsed, origin = _check_open(challenge, device_id, nonce, frames, captured_at)
-    keyframes = challenge.capture == limits.KEYFRAMES
-    if keyframes and len(frames) != len(challenge.action_list) + 2:
+    keyframes = challenge.capture == Capture.KEYFRAMES
+    steps = len(keyframe_steps(challenge.action_list))
+    if keyframes and len(frames) != steps:
         # Not a capture this challenge asked for (a phone sending video?): nothing is
         # judged and the challenge stays open for the right frames.
-        raise Unprocessable(f"This challenge takes {len(challenge.action_list) + 2} "
-                            f"keyframes (still, each action, still), not {len(frames)}.",
-                            reason="keyframe_count")
+        raise Unprocessable(f"This challenge takes {steps} keyframes (still, each action, "
+                            f"still), not {len(frames)}.", reason="keyframe_count")
     left = (challenge.expires_at - utcnow()).total_seconds()
     if elapsed is None:  # offline: sent_ms counts from the capture, not from the issue
         left, sent_ms = max(left, limits.CHALLENGE_TTL_S), None

@@ -19,6 +19,8 @@ import os
 
 from flask import current_app
 
+from shared.enums import Capture
+
 # The library's own tolerance (pipeline.DEFAULT_THRESHOLD), repeated here because this
 # module must not import the pipeline: loading dlib's models takes seconds, and only
 # requests that analyse faces should pay for it (server.biometrics.analysis).
@@ -40,15 +42,15 @@ MAX_PHOTO_BYTES = 2_000_000  # five, as base64, stay under the 16 MiB body limit
 # swapped face must survive both halves' encodings and the tracker.
 ENCODED_FRAMES = 2
 
-# How the phone captures a challenge. VIDEO: 10 fps through the whole guided sequence,
+# How the phone captures a challenge. Capture.VIDEO: 10 fps through the whole guided sequence,
 # judged frame by frame with tracking (enrolment and face login: a template is made,
-# or an account opened, so they get the stronger evidence). KEYFRAMES: the same guided
+# or an account opened, so they get the stronger evidence). Capture.KEYFRAMES: the same guided
 # sequence on the phone, but only one frame per step is sent: still, each action at
 # its hold, still again. The daily check-in of every subject lands in the same
 # morning hour; five frames and one encoding are what lets two cores take 300 of them
 # a minute (bench/bench_spike.py), at the cost of the temporal checks a video allows
-# (server.biometrics.liveness.keyframe_policy says which).
-VIDEO, KEYFRAMES = "video", "keyframes"
+# (server.biometrics.liveness.LivenessPolicy.for_keyframes says which). The names and
+# the steps are the protocol's: shared.enums.Capture, shared.enums.keyframe_steps.
 KEYFRAME_ACTIONS = 3  # still + 3 actions + still = 5 frames
 KEYFRAME_ENCODED = 1  # the more frontal still frame
 # Keyframes are searched on a copy this long (a 640 px frame at half size): a selfie
@@ -116,10 +118,11 @@ def threshold() -> float:
     return value
 
 
-def capture_for(purpose: str) -> str:
-    """VIDEO or KEYFRAMES for a new challenge of `purpose` (SHOUWANG_FACE_KEYFRAMES_FOR)."""
+def capture_for(purpose: str) -> Capture:
+    """How a new challenge of `purpose` is captured (SHOUWANG_FACE_KEYFRAMES_FOR)."""
     raw = _setting("SHOUWANG_FACE_KEYFRAMES_FOR", "verify,checkin_offline")
-    return KEYFRAMES if purpose in {p.strip() for p in raw.split(",")} else VIDEO
+    keyframes = purpose in {p.strip() for p in raw.split(",")}
+    return Capture.KEYFRAMES if keyframes else Capture.VIDEO
 
 
 def keep_frames_for() -> frozenset[str]:

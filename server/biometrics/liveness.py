@@ -20,6 +20,7 @@ import numpy as np
 
 from server.biometrics import quality as q
 from server.biometrics.pipeline import FrameAnalysis, compare
+from shared.enums import keyframe_steps
 
 ACTIONS = ("blink", "turn_left", "turn_right", "nod", "open_mouth")
 # Planarity fit: brows, nose, eye corners move rigidly with the skull and dlib places
@@ -88,7 +89,7 @@ class LivenessPolicy:
     @classmethod
     def for_keyframes(cls, **overrides: Any) -> LivenessPolicy:
         """A keyframe capture: frame 0 still, frame k the k-th action at its hold, the
-        last frame still again (server.biometrics.limits.KEYFRAMES).
+        last frame still again (shared.enums.keyframe_steps).
 
         What stays as in a video: one face per frame, each requested action in its own
         frame and in order against the first still frame as baseline, at most
@@ -334,7 +335,7 @@ def evaluate(
     if len(frames) != len(timestamps):
         raise ValueError("one timestamp per frame is required")
     faces = [f for f in frames if f is not None]
-    expected = len(challenge.actions) + 2 if pol.keyframes else None
+    expected = len(keyframe_steps(challenge.actions)) if pol.keyframes else None
     checks = [_face_present(frames, pol)]
     checks.append(_timing(np.asarray(timestamps, dtype=float), elapsed_s, pol, expected))
     # A keyframe stands for its step: without all of them there is nothing to compare.

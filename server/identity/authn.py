@@ -91,7 +91,7 @@ def request_htu() -> str:
     """normalize_htu(request.url), without rebuilding the URL when nothing in it needs
     it: request.url quotes the path and then parses and unquotes the whole URL again
     (uri_to_iri), which cost as much as the rest of the proof's claim checks.
-    tests/identity/test_token_attacks.py holds both to the same answers."""
+    tests/identity/test_request_htu.py holds both to the same answers."""
     host, root, path = request.host, request.root_path, request.path
     if _PLAIN_HOST.fullmatch(host) and _PLAIN_PATH.fullmatch(root) and _PLAIN_PATH.fullmatch(path):
         return f"{request.scheme.lower()}://{host.lower()}{root.rstrip('/')}/{path.lstrip('/')}"

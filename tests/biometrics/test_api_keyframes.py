@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from mobile.core.liveness import keyframe_indices
+from shared.enums import keyframe_steps
 from tests.biometrics import api, frames
 
 
@@ -13,7 +15,7 @@ def test_a_check_in_challenge_asks_for_five_keyframes_and_a_live_face_passes(app
     _, subject, _ = api.enrolled_subject(app, demo)
     ch = api.challenge(subject, app)
     assert ch["capture"] == "keyframes" and len(ch["actions"]) == 3
-    assert ch["steps"] == ["still", *ch["actions"], "still"]
+    assert ch["steps"] == keyframe_steps(ch["actions"]) == ["still", *ch["actions"], "still"]
     assert ch["frame_hints"]["min_frames"] == ch["frame_hints"]["max_frames"] == 5
     sent = frames.for_challenge(ch)
     assert len(sent) == 5
@@ -62,12 +64,6 @@ def test_each_keyframe_check_fails_alone(app, demo, check):
         "face_present", "same_person", "actions", "planarity"}  # nothing to compare
     assert api.failing(body) == expected, body["checks"]
     assert body["decision"] == "fail" and body["hints"]
-
-
-def keyframe_indices(actions: int) -> list[int]:
-    from mobile.core.liveness import keyframe_indices as indices
-
-    return indices(actions)
 
 
 def test_a_still_photo_sent_five_times_fails(app, demo):

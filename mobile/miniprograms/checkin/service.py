@@ -33,6 +33,7 @@ from mobile.core.liveness import Challenge, capture
 from mobile.core.outbox import Item
 from mobile.core.sensors import CameraFrame, LocationFix
 from mobile.ui.core_wiring import AppCore
+from shared.enums import Capture
 
 CHECKINS = "/api/supervision/checkins"
 CHALLENGES = "/api/biometrics/challenges"
@@ -124,7 +125,7 @@ class CheckinService:
             return None
         return Challenge(kept["id"], kept["nonce"], tuple(kept["actions"]), kept["received"],
                          kept["until"] - kept["received"], offline=True,
-                         capture=kept.get("capture") or liveness.VIDEO)
+                         capture=kept.get("capture") or Capture.VIDEO)
 
     def keep_offline_challenge(self) -> bool:
         """Fetch and seal a spare challenge unless one is kept (call while online).
