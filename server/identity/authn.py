@@ -30,6 +30,7 @@ from shared.proof import (
     MAX_AGE_S,
     MAX_FUTURE_S,
     ProofError,
+    SessionKeyLookup,
     VerifiedProof,
     normalize_htu,
     verify_proof,
@@ -98,12 +99,25 @@ def request_htu() -> str:
     return normalize_htu(request.url)
 
 
-def _verify(access_token: str | None) -> VerifiedProof:
+def _verify(access_token: str | None, session_id: str | None = None) -> VerifiedProof:
+    """The request's proof: signed by the device key, or (with a session's access
+    token) MACed with the session's proof key (shared.proof, server/keys/proof_keys.py)."""
+    lookup = None if session_id is None else _session_keys(session_id)
     try:
         return verify_proof(request.headers.get("DPoP", ""), request.method, request_htu(),
-                            request.get_data(cache=True), access_token=access_token)
+                            request.get_data(cache=True), access_token=access_token,
+                            session_key=lookup)
     except ProofError as exc:
-        raise Unauthorized(str(exc), reason="invalid_proof") from exc
+        raise Unauthorized(str(exc), reason=getattr(exc, "reason", "invalid_proof")) from exc
+
+
+def _session_keys(session_id: str) -> SessionKeyLookup:
+    def lookup(alg: str, kid: str) -> bytes:
+        from server.keys import proof_keys  # keys depends on identity, not back
+
+        return proof_keys.lookup(session_id, alg, kid)
+
+    return lookup
 
 
 # The round trip as one script: redis-py packs a four-command pipeline and parses
@@ -165,8 +179,8 @@ def authenticate(roles: Iterable[str] = ()) -> Principal:
         claims = verify_access_token(token)
     except TokenError as exc:
         raise Unauthorized(str(exc), reason="invalid_token") from exc
-    proof = _verify(token)
-    if proof.jkt != claims.jkt:
+    proof = _verify(token, claims.sid)
+    if not proof.session and proof.jkt != claims.jkt:
         raise Unauthorized("The proof was signed by another key than the token's.",
                            reason="key_mismatch")
     epoch, values = _burn(proof, [validity.session_key(claims.sid),

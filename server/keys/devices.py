@@ -10,7 +10,8 @@ lost that could ever be used again. Data kept at rest must therefore be under
 a jurisdiction key, not a device key.
 
 Nothing here is cached: device_master_key reads the state on every call, so
-a revocation holds at once in every process.
+a revocation holds at once in every process. (Request-proof keys derived from
+a master key are, for minutes: server/keys/proof_keys.py says why that is safe.)
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def charge(principal: Principal, x_pub: bytes, mlkem_pub: bytes) -> Charged:
                     kek_version=blob_version(wrapped), state="active", created_at=now)
     db.session.add(row)
     db.session.flush()
+    _forget_proof_keys(device.id)
     record("keys.device_recharge" if previous else "keys.device_charge", target_type="device",
            target_id=device.id, details={"key_id": row.id, "version": version,
                                          "profile": profile})
@@ -106,9 +108,16 @@ def revoke_device_keys(device_id: str) -> int:
         .values(state="revoked", wrapped=None, retired_at=utcnow())
         .execution_options(synchronize_session="fetch"))
     count = int(result.rowcount)  # type: ignore[attr-defined]
+    _forget_proof_keys(device_id)
     if count:
         record("keys.device_key_revoke", target_type="device", target_id=device_id)
     return count
+
+
+def _forget_proof_keys(device_id: str) -> None:
+    from server.keys import proof_keys  # it derives from the keys kept here
+
+    proof_keys.forget_device(device_id)
 
 
 def jurisdiction_key_name(jurisdiction_id: int) -> str:
