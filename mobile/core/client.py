@@ -1,12 +1,19 @@
 """The phone's API client: device proofs on every request, token refresh,
 and the error envelope turned into a message a person understands.
 
+Sign-in charges the device (shared.kex: X25519 + ML-KEM-768) once; from then
+on requests carry session proofs, MACed with a key derived from the charged
+master key (shared.proof explains), which the server checks for a fraction of
+a signature's cost. Sign-in, refresh and charging itself are signed with the
+device's Ed25519 key, and so is everything when the device is not charged.
+
 No Kivy here: the app, the command-line client and the tests share it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,9 +21,15 @@ from typing import Any, Protocol
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared.proof import make_proof
+from mobile.core.keystore import MASTER_KEY
+from shared.b64 import b64url_decode, b64url_encode
+from shared.kex import ChargeResponse, DeviceKeyPair, device_complete
+from shared.proof import make_proof, make_session_proof, session_proof_key
 
 TIMEOUT_S = 15
+MASTER_KEY_META = f"{MASTER_KEY}.meta"  # version and profile of the stored master key
+CHARGE_PATH = "/api/devices/keys"
+log = logging.getLogger(__name__)
 
 # What a person sees for the machine reasons the server gives.
 FRIENDLY = {
@@ -83,12 +96,72 @@ class ApiProblem(Exception):
 
 class ApiClient:
     def __init__(self, base_url: str, key: Ed25519PrivateKey, store: TokenStore | None = None,
-                 http: requests.Session | None = None) -> None:
+                 http: requests.Session | None = None, charge: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.key = key
         self.store = store or MemoryTokenStore()
         self.http = http or requests.Session()
+        self.charge_at_sign_in = charge
         self._refresh_lock = threading.Lock()
+        self._session_key: tuple[str, int, str, bytes] | None = None  # sid, version, profile
+
+    # -- key charging -----------------------------------------------------------
+    def charge(self) -> int:
+        """Charge (or recharge) this device's master key; the key version."""
+        pair = DeviceKeyPair.generate()
+        answer = self.call("POST", CHARGE_PATH, {"x25519_pub": b64url_encode(pair.x_pub),
+                                                 "mlkem768_pub": b64url_encode(pair.mlkem_pub)})
+        device_id = self.store.get("device_id")
+        if device_id is None:
+            raise ApiProblem(401, "Not signed in.", "session_ended")
+        master = device_complete(pair, device_id.decode(), ChargeResponse(
+            b64url_decode(answer["eph_x_pub"]), b64url_decode(answer["ct"])), answer["profile"])
+        self.store.put(MASTER_KEY, master)
+        self.store.put(MASTER_KEY_META, json.dumps(
+            {"version": answer["version"], "profile": answer["profile"]}).encode())
+        self._session_key = None
+        return int(answer["version"])
+
+    @property
+    def charged(self) -> bool:
+        return self.store.get(MASTER_KEY) is not None
+
+    def _charge_quietly(self) -> None:
+        """Sign-in must not fail for want of charging: the device key still signs."""
+        try:
+            self.charge()
+        except ApiProblem as problem:
+            log.warning("key charging failed (%s); proving requests by signature",
+                        problem.message)
+
+    def _forget_master_key(self) -> None:
+        for name in (MASTER_KEY, MASTER_KEY_META):
+            self.store.delete(name)
+        self._session_key = None
+
+    def _proof(self, method: str, url: str, path: str, data: bytes, token: str | None) -> str:
+        """A session proof where one can be made, else the device key's signature."""
+        key = None if token is None or path.startswith(("/api/auth/", CHARGE_PATH)) \
+            else self._proof_key(token)
+        if key is None:
+            return make_proof(self.key, method, url, data, access_token=token)
+        _, version, profile, secret = key
+        return make_session_proof(secret, version, profile, method, url, data,
+                                  access_token=token or "")
+
+    def _proof_key(self, token: str) -> tuple[str, int, str, bytes] | None:
+        master, meta = self.store.get(MASTER_KEY), self.store.get(MASTER_KEY_META)
+        if master is None or meta is None:
+            return None
+        try:
+            sid = str(json.loads(b64url_decode(token.split(".")[1]))["sid"])
+        except (ValueError, KeyError, IndexError):
+            return None
+        if self._session_key is None or self._session_key[0] != sid:
+            info = json.loads(meta)
+            self._session_key = (sid, int(info["version"]), info["profile"],
+                                 session_proof_key(master, sid, info["profile"]))
+        return self._session_key
 
     # -- sessions ------------------------------------------------------------
     def login(self, username: str, password: str, totp: str | None = None,
@@ -150,6 +223,15 @@ class ApiClient:
                 # The server's nonce store restarted after we signed: sign anew.
                 return self._send(method, path, body, token=token.decode() if token else None,
                                   headers=headers, raw=raw)
+            if problem.status == 401 and problem.reason == "proof_key":
+                # The server no longer knows our master key (recharged elsewhere, restored
+                # from a backup): sign with the device key, and charge again.
+                self._forget_master_key()
+                answer = self._send(method, path, body, token=token.decode() if token else None,
+                                    headers=headers, raw=raw)
+                if self.charge_at_sign_in and path != CHARGE_PATH:
+                    self._charge_quietly()
+                return answer
             if problem.status != 401 or problem.reason != "invalid_token":
                 raise
         with self._refresh_lock:
@@ -166,7 +248,7 @@ class ApiClient:
               headers: dict[str, str] | None = None, raw: bool = False) -> Any:
         url = self.base_url + path
         data = b"" if body is None else json.dumps(body).encode()
-        sent = {"DPoP": make_proof(self.key, method, url, data, access_token=token)}
+        sent = {"DPoP": self._proof(method, url, path, data, token)}
         if body is not None:
             sent["Content-Type"] = "application/json"
         if token:
@@ -188,6 +270,13 @@ class ApiClient:
     def _keep(self, tokens: dict[str, Any]) -> dict[str, Any]:
         self.store.put("access_token", tokens["access_token"].encode())
         self.store.put("refresh_token", tokens["refresh_token"].encode())
+        device_id = tokens.get("device_id")
+        if device_id and self.store.get("device_id") not in (None, device_id.encode()):
+            self._forget_master_key()  # another device record: its key is not ours
+        if device_id:
+            self.store.put("device_id", device_id.encode())
+        if device_id and self.charge_at_sign_in and not self.charged:
+            self._charge_quietly()
         return tokens
 
 

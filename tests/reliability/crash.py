@@ -68,12 +68,12 @@ def export_phone(phone: ApiClient) -> dict[str, Any]:
                                   serialization.NoEncryption())
     assert isinstance(phone.store, MemoryTokenStore)
     return {"base_url": phone.base_url, "key": raw.hex(),
-            "tokens": {k: v.decode() for k, v in phone.store.values.items()}}
+            "store": {k: v.hex() for k, v in phone.store.values.items()}}
 
 
 def import_phone(blob: dict[str, Any]) -> ApiClient:
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(blob["key"]))
-    store = MemoryTokenStore({k: v.encode() for k, v in blob["tokens"].items()})
+    store = MemoryTokenStore({k: bytes.fromhex(v) for k, v in blob["store"].items()})
     return ApiClient(blob["base_url"], key, store)
 
 
