@@ -53,7 +53,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from flask import Flask, jsonify  # noqa: E402
 
 from server.app import create_app  # noqa: E402
-from shared.proof import make_proof  # noqa: E402
+from shared.b64 import b64url_decode, b64url_encode  # noqa: E402
+from shared.kex import ChargeResponse, DeviceKeyPair, device_complete  # noqa: E402
+from shared.proof import make_proof, make_session_proof, session_proof_key  # noqa: E402
 
 BASE = "http://localhost"
 GOAL = 1.5
@@ -107,14 +109,33 @@ def timed(get: Get, path: str, headers: list[dict[str, str]]) -> float:
     return (time.perf_counter() - start) / len(headers)
 
 
-def measure(get: Get, base: str, token: str, key: Ed25519PrivateKey,
+Prove = Callable[[str], str]  # url -> a fresh proof for a GET of it
+
+
+class Device:
+    """The phone: its Ed25519 key, its token and, once charged, its session proof key."""
+
+    def __init__(self) -> None:
+        self.key = Ed25519PrivateKey.generate()
+        self.token = ""
+        self.session: tuple[bytes, int, str] | None = None  # key, version, profile
+
+    def signed(self, url: str) -> str:
+        return make_proof(self.key, "GET", url, b"", access_token=self.token)
+
+    def maced(self, url: str) -> str:
+        assert self.session is not None
+        key, version, profile = self.session
+        return make_session_proof(key, version, profile, "GET", url, access_token=self.token)
+
+
+def measure(get: Get, base: str, token: str, prove: Prove,
             args: argparse.Namespace) -> tuple[float, float]:
     url = f"{base}/bench/auth"
     bare_t, auth_t = [], []
     timed(get, "/bench/bare", [{}] * 100)  # warm-up: imports, caches, connections
     for _ in range(args.rounds):
-        proofs = [{"Authorization": f"DPoP {token}",
-                   "DPoP": make_proof(key, "GET", url, b"", access_token=token)}
+        proofs = [{"Authorization": f"DPoP {token}", "DPoP": prove(url)}
                   for _ in range(args.requests + 100)]
         timed(get, "/bench/auth", proofs[:100])
         bare_t.append(timed(get, "/bench/bare", [{}] * args.requests))
@@ -122,34 +143,57 @@ def measure(get: Get, base: str, token: str, key: Ed25519PrivateKey,
     return statistics.median(bare_t), statistics.median(auth_t)
 
 
-def login(post: Callable[[dict[str, str]], tuple[int, bytes]], base: str,
-          key: Ed25519PrivateKey) -> str:
-    """The access token. A fresh nonce store starts its epoch at its first proof,
-    which a proof signed in the second before predates: sign again, as the phone does."""
+Post = Callable[[str, dict[str, str], bytes], tuple[int, bytes]]
+
+
+def login(post: Post, base: str, device: Device) -> None:
+    """Sign in and charge the device, as the phone does: a fresh nonce store starts
+    its epoch at its first proof, which a proof signed in the second before
+    predates, so sign again once."""
     for _ in range(2):
-        status, body = post({"Content-Type": "application/json",
-                             "DPoP": make_proof(key, "POST", f"{base}/api/auth/login", LOGIN)})
+        status, body = post("/api/auth/login", {
+            "Content-Type": "application/json",
+            "DPoP": make_proof(device.key, "POST", f"{base}/api/auth/login", LOGIN)}, LOGIN)
         if status == 200:
-            return str(json.loads(body)["access_token"])
+            break
         time.sleep(1.1)
-    raise SystemExit(f"login: {status} {body[:200]!r}")
+    else:
+        raise SystemExit(f"login: {status} {body[:200]!r}")
+    answer = json.loads(body)
+    device.token = str(answer["access_token"])
+    pair = DeviceKeyPair.generate()
+    charge = json.dumps({"x25519_pub": b64url_encode(pair.x_pub),
+                         "mlkem768_pub": b64url_encode(pair.mlkem_pub)}).encode()
+    url = f"{base}/api/devices/keys"
+    status, body = post("/api/devices/keys", {
+        "Content-Type": "application/json", "Authorization": f"DPoP {device.token}",
+        "DPoP": make_proof(device.key, "POST", url, charge, access_token=device.token)}, charge)
+    if status != 201:
+        raise SystemExit(f"charge: {status} {body[:200]!r}")
+    charged = json.loads(body)
+    master = device_complete(pair, answer["device_id"], ChargeResponse(
+        b64url_decode(charged["eph_x_pub"]), b64url_decode(charged["ct"])), charged["profile"])
+    sid = json.loads(b64url_decode(device.token.split(".")[1]))["sid"]
+    device.session = (session_proof_key(master, sid, charged["profile"]), charged["version"],
+                      charged["profile"])
 
 
 def in_process(app: Flask, args: argparse.Namespace) -> tuple[float, float]:
-    key = Ed25519PrivateKey.generate()
+    device = Device()
     client = app.test_client()
 
-    def post(headers: dict[str, str]) -> tuple[int, bytes]:
-        answer = client.post("/api/auth/login", data=LOGIN, headers=headers)
+    def post(path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        answer = client.post(path, data=body, headers=headers)
         return answer.status_code, answer.get_data()
 
     def get(path: str, headers: dict[str, str]) -> int:
         return int(client.get(path, headers=headers).status_code)
 
-    return measure(get, BASE, login(post, BASE, key), key, args)
+    login(post, BASE, device)
+    return measure(get, BASE, device.token, device.maced, args)
 
 
-def served(args: argparse.Namespace) -> tuple[float, float]:
+def served(args: argparse.Namespace) -> list[tuple[str, float, float]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -174,9 +218,15 @@ def served(args: argparse.Namespace) -> tuple[float, float]:
             return answer.status, answer.read()
 
         base = f"http://127.0.0.1:{port}"
-        key = Ed25519PrivateKey.generate()
-        token = login(lambda hdrs: request("POST", "/api/auth/login", hdrs, LOGIN), base, key)
-        return measure(lambda path, hdrs: request("GET", path, hdrs)[0], base, token, key, args)
+        device = Device()
+        login(lambda path, hdrs, body: request("POST", path, hdrs, body), base, device)
+
+        def get(path: str, hdrs: dict[str, str]) -> int:
+            return request("GET", path, hdrs)[0]
+
+        return [("auth_overhead_served", *measure(get, base, device.token, device.maced, args)),
+                ("auth_overhead_served_signed",
+                 *measure(get, base, device.token, device.signed, args))]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -201,7 +251,8 @@ def main() -> None:
           f"{app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, redis "
           f"{'real' if os.environ.get('REDIS_URL') else 'in-process'}", file=sys.stderr)
     report("auth_overhead", *in_process(app, args))
-    report("auth_overhead_served", *served(args))
+    for name, bare, auth in served(args):
+        report(name, bare, auth)
 
 
 if __name__ == "__main__":
