@@ -9,7 +9,17 @@ the public JWK and whose claims are
     iat  creation time (seconds)
     ath  base64url(SHA-256(access token)), when a token is presented
     bh   base64url(SHA-256(request body)): our extension (RFC 9449 §4.2 allows
-         extra claims) so a captured proof cannot carry a different body
+         extra claims) so a captured proof cannot carry a different body.
+         A sealed body (an evidence chunk: shared.stream ciphertext, whose route
+         declares it sealed) is bound by its AEAD tag instead, the last TAG_SIZE
+         bytes (sealed_body_binding): bh = base64url(SHA-256(tag)), not a hash of
+         megabytes signed on the phone and hashed again on the server. Just as
+         sound: the tag is a GCM MAC under the object's key, which only the device
+         and the server hold, and the server authenticates the chunk under that
+         key (for the object and chunk index the proof's htu names) before it
+         stores anything. Another body stored under a captured proof would carry
+         the same tag and still authenticate: a GCM forgery. All a captured proof
+         can do with another body is have it refused (422, not 401).
 
 The access token names the key by its RFC 7638 thumbprint (`cnf.jkt`). This
 module creates proofs (phone, CLI, tests) and checks everything a proof says
@@ -60,6 +70,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from shared.b64 import b64url_decode, b64url_encode
 from shared.jwk import JWKError, load_public_jwk, public_jwk, thumbprint
 from shared.kex import derive_key
+from shared.profiles import TAG_SIZE
 
 PROOF_TYP = "dpop+jwt"
 PROOF_ALG = "EdDSA"  # the only algorithm accepted: RFC 8725 §3.1, no negotiation
@@ -84,6 +95,13 @@ class ProofError(ValueError):
 
 def sha256_b64(data: bytes) -> str:
     return b64url_encode(hashlib.sha256(data).digest())
+
+
+def sealed_body_binding(body: bytes) -> bytes:
+    """What a proof's bh hashes for a sealed body: its AEAD tag, the last TAG_SIZE
+    bytes (all of a shorter body, which no AEAD opens). The phone and the server both
+    take it from here."""
+    return body[-TAG_SIZE:]
 
 
 def normalize_htu(url: str) -> str:
