@@ -72,7 +72,7 @@ from server.evidence.storage import get_store  # noqa: E402
 from shared.b64 import b64url_decode, b64url_encode  # noqa: E402
 from shared.kex import ChargeResponse, DeviceKeyPair, derive_key, device_complete  # noqa: E402
 from shared.profiles import get_profile  # noqa: E402
-from shared.proof import make_proof  # noqa: E402
+from shared.proof import make_proof, sealed_body_binding  # noqa: E402
 from shared.stream import DEFAULT_CHUNK_SIZE, encrypt_bytes  # noqa: E402
 
 
@@ -121,9 +121,11 @@ class HttpPhone:
         self.device_id = ""
 
     def call(self, method: str, path: str, body: bytes = b"", json_body: bool = True,
-             headers: dict[str, str] | None = None) -> requests.Response:
+             headers: dict[str, str] | None = None, sealed: bool = False) -> requests.Response:
+        """`sealed`: an evidence chunk, whose proof binds its tag (shared.proof)."""
         url = self.base + path
-        hdrs = {"DPoP": make_proof(self.key, method, url, body, access_token=self.token),
+        bound = sealed_body_binding(body) if sealed else body
+        hdrs = {"DPoP": make_proof(self.key, method, url, bound, access_token=self.token),
                 "Content-Type": "application/json" if json_body else "application/octet-stream"}
         if self.token:
             hdrs["Authorization"] = f"DPoP {self.token}"
@@ -173,7 +175,7 @@ def paired_upload(phone: HttpPhone, base: str, master: bytes, data: bytes, profi
         def encrypted(i: int = i, chunk: bytes = chunk, final: dict[str, str] = final
                       ) -> requests.Response:
             return phone.call("PUT", f"/api/evidence/{oid}/chunks/{i}", chunk,
-                              json_body=False, headers=final)
+                              json_body=False, headers=final, sealed=True)
 
         def plain(i: int = i, chunk: bytes = chunk, offset: int = offset) -> None:
             answer = http.put(f"{base}/bench/bare/{bare_oid}/{i}", data=chunk,

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from shared.proof import make_proof
+from shared.proof import make_proof, sealed_body_binding
 
 BASE = "http://localhost"
 
@@ -54,12 +54,14 @@ class Phone(Client):
 
     def signed(self, method: str, path: str, body: Any = None, token: str | None = None,
                headers: dict[str, str] | None = None, proof: str | None = None,
-               raw: bytes | None = None) -> TestResponse:
+               raw: bytes | None = None, sealed: bool = False) -> TestResponse:
+        """`sealed`: the body is a sealed evidence chunk, bound by its tag (shared.proof)."""
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         token = token if token is not None else self.access_token
         url = BASE + path.split("?")[0]
+        bound = sealed_body_binding(data) if sealed else data
         hdrs = {"DPoP": proof
-                or make_proof(self.key, method, url, data, access_token=token or None)}
+                or make_proof(self.key, method, url, bound, access_token=token or None)}
         if token:
             hdrs["Authorization"] = f"DPoP {token}"
         hdrs.update(headers or {})

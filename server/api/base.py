@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from server.api.errors import ApiError, envelope
+from shared.profiles import TAG_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,9 @@ SECURITY_SCHEMES = {
     "DPoP": {"type": "http", "scheme": "DPoP", "bearerFormat": "JWT"},
     "DPoPProof": {"type": "apiKey", "in": "header", "name": "DPoP"},
 }
+SEALED_BODY_DOC = (f"The body is sealed (AEAD ciphertext ending in its {TAG_SIZE}-byte tag): "
+                   "the DPoP proof's bh claim is base64url(SHA-256(the body's last "
+                   f"{TAG_SIZE} bytes)).")
 
 
 class Schema(ma.Schema):
@@ -98,8 +102,15 @@ class Api(flask_smorest.Api):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    def auth_required(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def auth_required(self, *roles: str, sealed_body: bool = False
+                      ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Require a device-bound token + proof, and one of `roles` (any if empty).
+
+        `sealed_body`: the body is AEAD ciphertext that the view authenticates under a
+        key only the device and the server hold before it stores or acts on anything
+        (an evidence chunk), so the proof binds the body's tag rather than all its
+        bytes (shared.proof, bh). Declare it of no other body: for one the view does
+        not authenticate so, the proof would no longer bind the body.
 
         Documents the security scheme and the 401/403 answers in OpenAPI.
         """
@@ -108,9 +119,11 @@ class Blueprint(flask_smorest.Blueprint):
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                authenticate(roles)
+                authenticate(roles, sealed_body)
                 return view(*args, **kwargs)
 
+            if sealed_body:
+                wrapper = self.doc(description=SEALED_BODY_DOC)(wrapper)
             wrapper = self.doc(security=[{"DPoP": [], "DPoPProof": []}])(wrapper)
             wrapper = self.alt_response(401, description="Missing or invalid credentials",
                                         schema=flask_smorest.error_handler.ErrorSchema)(wrapper)

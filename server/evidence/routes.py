@@ -60,7 +60,7 @@ def upload_status(object_id: str) -> Any:
 
 
 @blp.route("/<string:object_id>/chunks/<int:index>", methods=["PUT"])
-@blp.auth_required()
+@blp.auth_required(sealed_body=True)  # service.put_chunk authenticates it before storing
 @blp.doc(requestBody={"required": True, "content": _BINARY}, parameters=[_FINAL])
 @blp.response(200, s.ChunkAckSchema)
 def put_chunk(object_id: str, index: int) -> Any:

@@ -33,6 +33,7 @@ from shared.proof import (
     SessionKeyLookup,
     VerifiedProof,
     normalize_htu,
+    sealed_body_binding,
     verify_proof,
 )
 
@@ -99,14 +100,17 @@ def request_htu() -> str:
     return normalize_htu(request.url)
 
 
-def _verify(access_token: str | None, session_id: str | None = None) -> VerifiedProof:
+def _verify(access_token: str | None, session_id: str | None = None,
+            sealed_body: bool = False) -> VerifiedProof:
     """The request's proof: signed by the device key, or (with a session's access
-    token) MACed with the session's proof key (shared.proof, server/keys/proof_keys.py)."""
+    token) MACed with the session's proof key (shared.proof, server/keys/proof_keys.py).
+    A sealed body is bound by its AEAD tag (shared.proof.sealed_body_binding)."""
+    body = request.get_data(cache=True)
     lookup = None if session_id is None else _session_keys(session_id)
     try:
         return verify_proof(request.headers.get("DPoP", ""), request.method, request_htu(),
-                            request.get_data(cache=True), access_token=access_token,
-                            session_key=lookup)
+                            sealed_body_binding(body) if sealed_body else body,
+                            access_token=access_token, session_key=lookup)
     except ProofError as exc:
         raise Unauthorized(str(exc), reason=getattr(exc, "reason", "invalid_proof")) from exc
 
@@ -166,7 +170,11 @@ def check_request_proof(access_token: str | None = None) -> VerifiedProof:
     return proof
 
 
-def authenticate(roles: Iterable[str] = ()) -> Principal:
+def authenticate(roles: Iterable[str] = (), sealed_body: bool = False) -> Principal:
+    """The caller, or Unauthorized/Forbidden. `sealed_body`: the route authenticates its
+    body as an AEAD ciphertext under a key only the device and the server hold, before
+    it stores anything (Blueprint.auth_required says more), so the proof binds the
+    body's tag, not all its bytes (shared.proof, bh)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer":
@@ -179,7 +187,7 @@ def authenticate(roles: Iterable[str] = ()) -> Principal:
         claims = verify_access_token(token)
     except TokenError as exc:
         raise Unauthorized(str(exc), reason="invalid_token") from exc
-    proof = _verify(token, claims.sid)
+    proof = _verify(token, claims.sid, sealed_body)
     if not proof.session and proof.jkt != claims.jkt:
         raise Unauthorized("The proof was signed by another key than the token's.",
                            reason="key_mismatch")

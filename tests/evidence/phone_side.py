@@ -98,7 +98,7 @@ class EvidencePhone:
         if last:
             headers["X-Final-Chunk"] = "1"
         return self.phone.signed("PUT", f"/api/evidence/{sealed.object_id}/chunks/{index}",
-                                 raw=raw, headers=headers)
+                                 raw=raw, headers=headers, sealed=True)
 
     def upload(self, sealed: Sealed, **overrides: Any) -> TestResponse:
         created = self.declare(sealed, **overrides)

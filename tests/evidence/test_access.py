@@ -79,7 +79,7 @@ def test_an_unfinished_upload_of_a_revoked_device_cannot_continue(app, demo):
     code = officer.post(f"/api/accounts/{_account_id(officer, 'resident')}/activation-code")
     assert new_phone.activate(code.get_json()["activation_code"]).status_code == 200
     response = new_phone.signed("PUT", f"/api/evidence/{sealed.object_id}/chunks/1",
-                                raw=sealed.chunks[1])
+                                raw=sealed.chunks[1], sealed=True)
     assert response.status_code == 409
 
 

@@ -84,7 +84,7 @@ def test_only_the_uploader_sees_or_feeds_an_upload(app, demo):
     second = Phone(app)
     second.login("officer")
     response = second.signed("PUT", f"/api/evidence/{sealed.object_id}/chunks/0",
-                             raw=sealed.chunks[0])
+                             raw=sealed.chunks[0], sealed=True)
     assert response.status_code == 409
     assert response.get_json()["errors"]["reason"] == "other_device"
     assert logged_in(app, "officer").get(
