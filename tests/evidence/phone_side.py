@@ -91,14 +91,14 @@ class EvidencePhone:
         return self.phone.post("/api/evidence", sealed.declaration(**overrides))
 
     def put(self, sealed: Sealed, index: int, body: bytes | None = None,
-            final: bool | None = None) -> TestResponse:
+            final: bool | None = None, proof: str | None = None) -> TestResponse:
         raw = sealed.chunks[index] if body is None else body
         last = index == len(sealed.chunks) - 1 if final is None else final
         headers = {"Content-Type": "application/octet-stream"}
         if last:
             headers["X-Final-Chunk"] = "1"
-        return self.phone.signed("PUT", f"/api/evidence/{sealed.object_id}/chunks/{index}",
-                                 raw=raw, headers=headers, sealed=True)
+        return self.phone.signed("PUT", chunk_path(sealed, index), raw=raw, headers=headers,
+                                 proof=proof, sealed=True)
 
     def upload(self, sealed: Sealed, **overrides: Any) -> TestResponse:
         created = self.declare(sealed, **overrides)
@@ -112,6 +112,10 @@ class EvidencePhone:
 
     def status(self, object_id: str) -> TestResponse:
         return self.phone.get(f"/api/evidence/{object_id}/status")
+
+
+def chunk_path(sealed: Sealed, index: int) -> str:
+    return f"/api/evidence/{sealed.object_id}/chunks/{index}"
 
 
 def content(phone: Phone, object_id: str, purpose: str | None = "case review",
