@@ -4,7 +4,12 @@ Run: python bench/bench_evidence.py [--mib 64] [--chunk-mib N] [--compare-mib M]
 
 One process starts the real app in a werkzeug server thread on 127.0.0.1 and
 talks to it over real HTTP (requests), as the phone does: DPoP-signed PUTs of
-the phone's STREAM ciphertext (each proof hashes its chunk: bh). Per chunk the
+the phone's STREAM ciphertext. A chunk's proof binds its GCM tag, not its bytes
+(bh hashes the last 16 bytes: shared.proof.sealed_body_binding): the server
+authenticates every chunk under the object key, which only the phone and the
+server hold, before storing it, so the tag binds the body as well as a hash of it
+would, and neither side hashes 4 MiB a chunk for the proof. (The plaintext
+SHA-256 the server keeps per object is still computed.) Per chunk the
 server authenticates the request (token, proof, one Redis round trip), locks
 the upload's row (one UPDATE ... RETURNING), derives the object key,
 authenticates and decrypts the chunk, feeds the running plaintext SHA-256,
