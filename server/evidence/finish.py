@@ -19,6 +19,7 @@ import hmac
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -73,15 +74,27 @@ def check_type(ev: Evidence, store: EvidenceStore, head: bytes) -> None:
 
 
 class RunningHashes:
-    """Per-process SHA-256 states of uploads, keyed by object id, fed chunk by chunk."""
+    """Per-process SHA-256 states of uploads, keyed by object id, fed chunk by chunk,
+    with the upload's object key (derived once: a database read and a KEK unwrap
+    per chunk otherwise; the device's standing is checked on every request anyway,
+    by authentication)."""
 
     def __init__(self, capacity: int = 512) -> None:
         self.capacity = capacity
         self._lock = threading.Lock()
-        self._states: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._states: OrderedDict[str, tuple[int, Any, bytes]] = OrderedDict()
 
-    def feed(self, object_id: str, index: int, plain: bytes) -> None:
-        # Popped while in use: a state is never fed twice or skipped a chunk.
+    def key(self, object_id: str, index: int) -> bytes | None:
+        """The object key, if this process took chunks 0..index-1 itself."""
+        with self._lock:
+            entry = self._states.get(object_id)
+        return entry[2] if entry is not None and entry[0] == index else None
+
+    def feed(self, object_id: str, index: int, plain: bytes, key: bytes) -> Callable[[], None]:
+        """Hash chunk `index` now; the returned commit() makes it count. Until then the
+        state is out of the table: if the chunk is not stored after all, it is simply
+        never put back (finishing then re-reads), so a state never holds a chunk that
+        was not stored, is never fed twice and never skips one."""
         with self._lock:
             entry = self._states.pop(object_id, None)
         if index == 0:
@@ -89,12 +102,16 @@ class RunningHashes:
         elif entry is not None and entry[0] == index:
             state = entry[1]
         else:
-            return  # this process missed a chunk: finishing will re-read
+            return lambda: None  # this process missed a chunk: finishing will re-read
         state.update(plain)
-        with self._lock:
-            self._states[object_id] = (index + 1, state)
-            while len(self._states) > self.capacity:
-                self._states.popitem(last=False)
+
+        def commit() -> None:
+            with self._lock:
+                self._states[object_id] = (index + 1, state, key)
+                while len(self._states) > self.capacity:
+                    self._states.popitem(last=False)
+
+        return commit
 
     def position(self, object_id: str) -> int | None:
         """How many chunks of the upload this process has fed, in order."""
