@@ -85,7 +85,7 @@ def _row(model: Any, key: str) -> Any:
 
 # A host and path that werkzeug's request.url would neither quote nor unquote
 # (no %, no space, ASCII, no IDNA label, a plain port): the common case.
-_PLAIN_HOST = re.compile(r"(?!.*xn--)[a-z0-9.-]+(:[1-9][0-9]{0,3})?", re.IGNORECASE)
+_PLAIN_HOST = re.compile(r"(?!.*xn--)[a-z0-9.-]+(:[1-9][0-9]{0,4})?", re.IGNORECASE)
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~/!$&'()*+,;=:@]*")
 
 
@@ -95,7 +95,9 @@ def request_htu() -> str:
     (uri_to_iri), which cost as much as the rest of the proof's claim checks.
     tests/identity/test_request_htu.py holds both to the same answers."""
     host, root, path = request.host, request.root_path, request.path
-    if _PLAIN_HOST.fullmatch(host) and _PLAIN_PATH.fullmatch(root) and _PLAIN_PATH.fullmatch(path):
+    plain = _PLAIN_HOST.fullmatch(host)
+    if plain and int(plain.group(1)[1:] if plain.group(1) else 0) <= 65535 \
+            and _PLAIN_PATH.fullmatch(root) and _PLAIN_PATH.fullmatch(path):
         return f"{request.scheme.lower()}://{host.lower()}{root.rstrip('/')}/{path.lstrip('/')}"
     return normalize_htu(request.url)
 

@@ -17,6 +17,7 @@ CASES = [
     ("https://h:443", "/x"),
     ("http://h:0080", "/x"),
     ("http://h:65535", "/x"),
+    ("http://127.0.0.1:41523", "/x"),  # an ephemeral port: five digits
     ("http://[::1]:5000", "/x"),
     ("http://xn--n3h.net", "/x"),
     ("http://XN--N3H.net", "/x"),
@@ -34,4 +35,10 @@ CASES = [
 @pytest.mark.parametrize(("base", "path"), CASES)
 def test_request_htu_agrees_with_request_url(app, base, path):
     with app.test_request_context(path, base_url=base):
+        assert request_htu() == normalize_htu(request.url)
+
+
+@pytest.mark.parametrize("host", ["h:65536", "h:99999", "h:0", "h:123456"])
+def test_a_host_header_out_of_range_agrees_too(app, host):
+    with app.test_request_context("/x", headers={"Host": host}):
         assert request_htu() == normalize_htu(request.url)
