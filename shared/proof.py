@@ -196,10 +196,12 @@ def verify_proof(
     access_token: str | None = None,
     now: float | None = None,
     session_key: SessionKeyLookup | None = None,
+    url_is_htu: bool = False,
 ) -> VerifiedProof:
     """Check signature (or MAC), type, algorithm, method, URL, time, token and body
     hashes. A session proof is accepted only when `session_key` is given, which the
-    server does only with an access token (its session names the key)."""
+    server does only with an access token (its session names the key). `url_is_htu`:
+    the caller already normalized the URL (normalize_htu)."""
     if not proof or not isinstance(proof, str):
         raise ProofError("missing DPoP proof")
     header, parts = _read_header(proof)
@@ -216,7 +218,8 @@ def verify_proof(
     iat = claims["iat"]
     if not isinstance(iat, int) or iat > current + MAX_FUTURE_S or iat < current - MAX_AGE_S:
         raise ProofError("DPoP proof is too old or from the future")
-    if claims["htm"] != method.upper() or claims["htu"] != normalize_htu(url):
+    if claims["htm"] != method.upper() or claims["htu"] != (
+            url if url_is_htu else normalize_htu(url)):
         raise ProofError("DPoP proof is for another request")
     if not isinstance(claims["jti"], str) or not 16 <= len(claims["jti"]) <= 64:
         raise ProofError("DPoP proof jti malformed")
@@ -227,6 +230,18 @@ def verify_proof(
     if not jwk:
         return VerifiedProof(jkt="", jti=claims["jti"], iat=iat, jwk=jwk, session=True)
     return VerifiedProof(jkt=_device_key(jwk)[1], jti=claims["jti"], iat=iat, jwk=jwk)
+
+
+def peek_jti(proof: str) -> str:
+    """The jti a proof claims, unverified: its burn is sent before the proof is
+    checked (server/identity/nonces.py), and verify_proof confirms it."""
+    try:
+        jti = json.loads(b64url_decode(proof.split(".")[1]))["jti"]
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
+        raise ProofError("malformed DPoP proof") from exc
+    if not isinstance(jti, str) or not 16 <= len(jti) <= 64:
+        raise ProofError("DPoP proof jti malformed")
+    return jti
 
 
 def _device_key(jwk: Any) -> tuple[Ed25519PublicKey, str]:

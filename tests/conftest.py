@@ -69,7 +69,7 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     application: Flask = request.getfixturevalue("app")
     from server.extensions import get_redis
-    from server.identity.authn import EPOCH_KEY
+    from server.identity.nonces import EPOCH_KEY
 
     with application.app_context():
         # A nonce store that has been up since long before the test: proofs

@@ -10,35 +10,29 @@ database asked, and the mirror repopulated from it.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from flask import g, request
-from redis.exceptions import NoScriptError
 from sqlalchemy.orm import joinedload
 
 from server.api.errors import Forbidden, Unauthorized
 from server.dbtypes import utcnow
-from server.extensions import db, get_redis
-from server.identity import validity
+from server.extensions import db
+from server.identity import nonces, validity
 from server.identity.models import Account, Device, Session
 from server.identity.tokens import AccessClaims, TokenError, verify_access_token
 from shared.proof import (
-    MAX_AGE_S,
-    MAX_FUTURE_S,
     ProofError,
     SessionKeyLookup,
     VerifiedProof,
     normalize_htu,
+    peek_jti,
     sealed_body_binding,
     verify_proof,
 )
 
-NONCE_TTL_S = MAX_AGE_S + MAX_FUTURE_S + 10
-EPOCH_KEY = "dpop:epoch"  # never expires: its loss is how a restart is noticed
 # Built once: constructing loader options costs more than the query cache saves.
 _SESSION_LOAD = [joinedload(Session.account), joinedload(Session.device)]
 
@@ -107,12 +101,17 @@ def _verify(access_token: str | None, session_id: str | None = None,
     """The request's proof: signed by the device key, or (with a session's access
     token) MACed with the session's proof key (shared.proof, server/keys/proof_keys.py).
     A sealed body is bound by its AEAD tag (shared.proof.sealed_body_binding)."""
-    body = request.get_data(cache=True)
+    env = request.environ
+    # A request with neither length nor chunking has no body (RFC 9112 §6.3): a GET
+    # need not build werkzeug's input stream to learn that it is empty.
+    body = request.get_data(cache=True) if env.get("CONTENT_LENGTH") \
+        or env.get("HTTP_TRANSFER_ENCODING") else b""
     lookup = None if session_id is None else _session_keys(session_id)
     try:
         return verify_proof(request.headers.get("DPoP", ""), request.method, request_htu(),
                             sealed_body_binding(body) if sealed_body else body,
-                            access_token=access_token, session_key=lookup)
+                            access_token=access_token, session_key=lookup,
+                            url_is_htu=True)
     except ProofError as exc:
         raise Unauthorized(str(exc), reason=getattr(exc, "reason", "invalid_proof")) from exc
 
@@ -126,49 +125,24 @@ def _session_keys(session_id: str) -> SessionKeyLookup:
     return lookup
 
 
-# The round trip as one script: redis-py packs a four-command pipeline and parses
-# its four replies in Python, which cost this process about as much CPU as the
-# round trip's own system calls; one EVALSHA packs one command and parses one
-# reply. (Atomic too, which nothing relied on. One Redis, not a cluster: the keys
-# would be in several slots.) KEYS: epoch, jti, then the values to read;
-# ARGV: now, the jti's lifetime.
-_BURN = """
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-local out = {redis.call('GET', KEYS[1]),
-             redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) and 1 or 0}
-for i = 3, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
-return out
-"""
-_BURN_SHA = hashlib.sha1(_BURN.encode(), usedforsecurity=False).hexdigest()
-
-
-def _burn(proof: VerifiedProof, also_get: list[str]) -> tuple[bytes, list[Any]]:
-    """One round trip: SET NX on the jti (the first use wins in every process),
-    the nonce store's epoch, and the values of `also_get`. A Redis that
-    restarted or was flushed has forgotten which jtis were used, so it starts
-    a new epoch and every proof signed in an earlier second is refused: the
-    phone signs a fresh one. (iat has one-second resolution: a proof signed
+def _judge_burn(proof: VerifiedProof, epoch: bytes, fresh: bool) -> None:
+    """A Redis that restarted or was flushed has forgotten which jtis were used, so
+    it starts a new epoch and every proof signed in an earlier second is refused:
+    the phone signs a fresh one. (iat has one-second resolution: a proof signed
     and spent in the very second of the restart could be replayed once; that
     second is the whole residual window, against MAX_AGE_S without it.)"""
-    keys = [EPOCH_KEY, f"dpop:jti:{proof.jti}", *also_get]
-    args = (int(time.time()), NONCE_TTL_S)
-    client = get_redis()
-    try:
-        epoch, fresh, *rest = client.evalsha(_BURN_SHA, len(keys), *keys, *args)
-    except NoScriptError:  # a restarted or flushed Redis forgot the script
-        epoch, fresh, *rest = client.eval(_BURN, len(keys), *keys, *args)
     if proof.iat < int(epoch):
         raise Unauthorized("DPoP proof predates the nonce store; sign a new one.",
                            reason="proof_stale")
     if not fresh:
         raise Unauthorized("DPoP proof was already used.", reason="proof_replayed")
-    return epoch, rest
 
 
 def check_request_proof(access_token: str | None = None) -> VerifiedProof:
     """Verify the DPoP header of this request and burn its jti."""
     proof = _verify(access_token)
-    _burn(proof, [])
+    epoch, fresh, _ = nonces.Burn(proof.jti, []).reply()
+    _judge_burn(proof, epoch, fresh)
     return proof
 
 
@@ -189,13 +163,22 @@ def authenticate(roles: Iterable[str] = (), sealed_body: bool = False) -> Princi
         claims = verify_access_token(token)
     except TokenError as exc:
         raise Unauthorized(str(exc), reason="invalid_token") from exc
-    proof = _verify(token, claims.sid, sealed_body)
+    try:
+        jti = peek_jti(request.headers.get("DPoP", ""))
+    except ProofError:
+        _verify(token, claims.sid, sealed_body)  # raises, saying what is wrong
+        raise
+    # The round trip is sent first and read after the proof's check (nonces.py).
+    burn = nonces.Burn(jti, [validity.session_key(claims.sid), validity.account_key(claims.sub),
+                             validity.device_key(claims.jkt)])
+    try:
+        proof = _verify(token, claims.sid, sealed_body)
+    finally:
+        epoch, fresh, values = burn.reply()
     if not proof.session and proof.jkt != claims.jkt:
         raise Unauthorized("The proof was signed by another key than the token's.",
                            reason="key_mismatch")
-    epoch, values = _burn(proof, [validity.session_key(claims.sid),
-                                  validity.account_key(claims.sub),
-                                  validity.device_key(claims.jkt)])
+    _judge_burn(proof, epoch, fresh)
     try:
         valid = validity.judge(values, epoch, claims.sid, claims.sub, claims.jkt)
     except validity.Refused as refused:

@@ -52,7 +52,12 @@ def test_a_chunk_proof_does_not_carry_another_chunk(app, demo):
         response = officer.put(sealed, 1, body=body, proof=proof)
         assert response.status_code == 401 and _reason(response) == "invalid_proof"
     assert _next_chunk(officer, sealed) == 1
-    assert officer.put(sealed, 1, proof=proof).status_code == 200  # its own chunk: fine
+    # A refused proof is spent all the same (its burn is sent before it is checked,
+    # server/identity/nonces.py): its own chunk goes in with a fresh one.
+    spent = officer.put(sealed, 1, proof=proof)
+    assert spent.status_code == 401 and _reason(spent) == "proof_replayed"
+    fresh = _proof(officer, sealed, 1, sealed_body_binding(sealed.chunks[1]))
+    assert officer.put(sealed, 1, proof=fresh).status_code == 200
 
 
 @pytest.mark.parametrize("forged", ["tampered", "other_chunk", "other_object"])

@@ -18,8 +18,9 @@ from sqlalchemy import event, select, update
 
 from server.app import create_app
 from server.extensions import db, get_redis
-from server.identity.authn import EPOCH_KEY, authenticate
+from server.identity.authn import authenticate
 from server.identity.models import Session
+from server.identity.nonces import EPOCH_KEY
 from shared.proof import make_proof
 from tests.support import BASE, Phone, logged_in
 

@@ -1,0 +1,90 @@
+"""The single-use nonce round trip: one Redis script burns a proof's jti and reads
+the nonce store's epoch and the caller's validity (server.identity.validity).
+
+redis-py packs a four-command pipeline and parses its four replies in Python,
+which cost a process about as much CPU as the round trip's own system calls;
+one EVALSHA packs one command and parses one reply. (Atomic too, which nothing
+relies on. One Redis, not a cluster: the keys would be in several slots.)
+
+The command is sent before the proof is checked and its reply read after
+(Burn): the proof's check runs while Redis works, and the reply is usually
+there when it is read, so the worker does not sleep and wake for it. Burning
+the jti of a proof that then fails costs nothing: a jti is random and single
+use, and one that was never valid is never presented again. A broken
+connection falls back to the client's own call, with its retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from server.extensions import get_redis
+from shared.proof import MAX_AGE_S, MAX_FUTURE_S
+
+NONCE_TTL_S = MAX_AGE_S + MAX_FUTURE_S + 10
+EPOCH_KEY = "dpop:epoch"  # never expires: its loss is how a restart is noticed
+# KEYS: epoch, jti, then the values to read; ARGV: now, the jti's lifetime.
+BURN = """
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+local out = {redis.call('GET', KEYS[1]),
+             redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) and 1 or 0}
+for i = 3, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
+return out
+"""
+BURN_SHA = hashlib.sha1(BURN.encode(), usedforsecurity=False).hexdigest()
+_BROKEN = (RedisConnectionError, RedisTimeoutError)
+
+
+class Burn:
+    """One round trip for `jti`, sent now; reply() reads it:
+    (epoch, whether the jti was fresh, the values of `also_get`)."""
+
+    def __init__(self, jti: str, also_get: list[str]) -> None:
+        self.keys = [EPOCH_KEY, f"dpop:jti:{jti}", *also_get]
+        self.args = (int(time.time()), NONCE_TTL_S)
+        self.client = get_redis()
+        self._conn: Any = None
+        pool = self.client.connection_pool
+        try:
+            conn = pool.get_connection()
+        except _BROKEN:
+            return  # reply() makes the call the ordinary way
+        try:
+            conn.send_command("EVALSHA", BURN_SHA, len(self.keys), *self.keys, *self.args)
+        except _BROKEN:
+            conn.disconnect()
+            pool.release(conn)
+            return
+        self._conn = conn
+
+    def reply(self) -> tuple[bytes, bool, list[Any]]:
+        conn, self._conn = self._conn, None
+        out = None
+        if conn is not None:
+            pool = self.client.connection_pool
+            try:
+                try:
+                    out = conn.read_response()
+                except NoScriptError:  # a restarted or flushed Redis forgot the script
+                    conn.send_command("EVAL", BURN, len(self.keys), *self.keys, *self.args)
+                    out = conn.read_response()
+            except _BROKEN:
+                conn.disconnect()  # and the ordinary call below, with its retries
+            except BaseException:
+                conn.disconnect()  # its reply may be unread: never hand it on
+                raise
+            finally:
+                pool.release(conn)
+        if out is None:
+            try:
+                out = self.client.evalsha(BURN_SHA, len(self.keys), *self.keys, *self.args)
+            except NoScriptError:
+                out = self.client.eval(BURN, len(self.keys), *self.keys, *self.args)
+        epoch, fresh, *rest = out
+        return epoch, bool(fresh), rest
