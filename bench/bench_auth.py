@@ -28,7 +28,8 @@ Measured, one line each:
 Database and Redis are the embedded defaults (SQLite in a temp dir, in-process
 Redis, one per process) unless DATABASE_URL / REDIS_URL are set. Rounds
 alternate bare/auth; the median per-request time of each is reported. Prints:
-    bench: auth_overhead[_served[_signed]] value=<auth req/s> limit=<bare req/s> ratio=<cost> goal=<=1.5x
+    bench: auth_overhead[_served[_signed]] value=<auth req/s> limit=<bare req/s>
+        ratio=<cost> goal=<=1.5x
 where ratio = authenticated time per request / bare time per request
 (1.0 = free; the goal is at most 1.5 times the bare cost).
 """
