@@ -188,8 +188,33 @@ class VerifiedProof:
 SessionKeyLookup = Callable[[str, str], bytes]
 
 
+@dataclass(frozen=True)
+class ReadProof:
+    """A proof split and decoded, its form checked; nothing it claims is verified."""
+
+    header: dict[str, Any]
+    parts: list[str]
+    claims: dict[str, Any]
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims["jti"])
+
+
+def read_proof(proof: str) -> ReadProof:
+    """Decode a proof once: the server sends its jti's burn before verifying it
+    (server/identity/nonces.py), then verifies the same decoding."""
+    if not proof or not isinstance(proof, str):
+        raise ProofError("missing DPoP proof")
+    header, parts = _read_header(proof)
+    claims = _payload(parts)
+    if not isinstance(claims["jti"], str) or not 16 <= len(claims["jti"]) <= 64:
+        raise ProofError("DPoP proof jti malformed")
+    return ReadProof(header, parts, claims)
+
+
 def verify_proof(
-    proof: str,
+    proof: str | ReadProof,
     method: str,
     url: str,
     body: bytes,
@@ -202,17 +227,16 @@ def verify_proof(
     hashes. A session proof is accepted only when `session_key` is given, which the
     server does only with an access token (its session names the key). `url_is_htu`:
     the caller already normalized the URL (normalize_htu)."""
-    if not proof or not isinstance(proof, str):
-        raise ProofError("missing DPoP proof")
-    header, parts = _read_header(proof)
+    read = proof if isinstance(proof, ReadProof) else read_proof(proof)
+    header, claims = read.header, read.claims
     if header.get("typ") == SESSION_TYP:
         if session_key is None or access_token is None:
             raise ProofError("A session proof is accepted only with its session's access "
                              "token; sign this request with the device key.")
-        claims = _verify_mac(header, parts, session_key)
+        _verify_mac(header, read.parts, session_key)
         jwk: dict[str, str] = {}
     else:
-        claims = _verify_signature(header, parts)
+        _verify_signature(header, read.parts)
         jwk = {k: header["jwk"][k] for k in ("kty", "crv", "x")}
     current = time.time() if now is None else now
     iat = claims["iat"]
@@ -221,8 +245,6 @@ def verify_proof(
     if claims["htm"] != method.upper() or claims["htu"] != (
             url if url_is_htu else normalize_htu(url)):
         raise ProofError("DPoP proof is for another request")
-    if not isinstance(claims["jti"], str) or not 16 <= len(claims["jti"]) <= 64:
-        raise ProofError("DPoP proof jti malformed")
     if claims["bh"] != sha256_b64(body):
         raise ProofError("DPoP proof does not match the request body")
     if access_token is not None and claims.get("ath") != sha256_b64(access_token.encode("ascii")):
@@ -230,18 +252,6 @@ def verify_proof(
     if not jwk:
         return VerifiedProof(jkt="", jti=claims["jti"], iat=iat, jwk=jwk, session=True)
     return VerifiedProof(jkt=_device_key(jwk)[1], jti=claims["jti"], iat=iat, jwk=jwk)
-
-
-def peek_jti(proof: str) -> str:
-    """The jti a proof claims, unverified: its burn is sent before the proof is
-    checked (server/identity/nonces.py), and verify_proof confirms it."""
-    try:
-        jti = json.loads(b64url_decode(proof.split(".")[1]))["jti"]
-    except (ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
-        raise ProofError("malformed DPoP proof") from exc
-    if not isinstance(jti, str) or not 16 <= len(jti) <= 64:
-        raise ProofError("DPoP proof jti malformed")
-    return jti
 
 
 def _device_key(jwk: Any) -> tuple[Ed25519PublicKey, str]:
@@ -282,9 +292,8 @@ def _read_header(proof: str) -> tuple[dict[str, Any], list[str]]:
     return header, parts
 
 
-def _verify_signature(header: dict[str, Any], parts: list[str]) -> dict[str, Any]:
-    """EdDSA (RFC 8037) over ASCII(header '.' payload) with the header's key, then
-    the claims."""
+def _verify_signature(header: dict[str, Any], parts: list[str]) -> None:
+    """EdDSA (RFC 8037) over ASCII(header '.' payload) with the header's key."""
     if header.get("alg") != PROOF_ALG:
         raise ProofError("DPoP proof algorithm not allowed")
     try:
@@ -293,11 +302,10 @@ def _verify_signature(header: dict[str, Any], parts: list[str]) -> dict[str, Any
         key.verify(signature, f"{parts[0]}.{parts[1]}".encode("ascii"))
     except (JWKError, InvalidSignature, ValueError) as exc:
         raise ProofError("DPoP proof signature or claims invalid") from exc
-    return _payload(parts)
 
 
 def _verify_mac(header: dict[str, Any], parts: list[str],
-                session_key: SessionKeyLookup) -> dict[str, Any]:
+                session_key: SessionKeyLookup) -> None:
     alg, kid = header.get("alg"), header.get("kid")
     if not isinstance(alg, str) or alg not in SESSION_ALGS.values():
         raise ProofError("DPoP proof algorithm not allowed")
@@ -311,7 +319,6 @@ def _verify_mac(header: dict[str, Any], parts: list[str],
         raise ProofError("DPoP proof signature or claims invalid") from exc
     if not hmac.compare_digest(tag, expected):
         raise ProofError("DPoP proof signature or claims invalid")
-    return _payload(parts)
 
 
 def _payload(parts: list[str]) -> dict[str, Any]:

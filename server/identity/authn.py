@@ -25,10 +25,11 @@ from server.identity.models import Account, Device, Session
 from server.identity.tokens import AccessClaims, TokenError, verify_access_token
 from shared.proof import (
     ProofError,
+    ReadProof,
     SessionKeyLookup,
     VerifiedProof,
     normalize_htu,
-    peek_jti,
+    read_proof,
     sealed_body_binding,
     verify_proof,
 )
@@ -97,7 +98,7 @@ def request_htu() -> str:
 
 
 def _verify(access_token: str | None, session_id: str | None = None,
-            sealed_body: bool = False) -> VerifiedProof:
+            sealed_body: bool = False, read: ReadProof | None = None) -> VerifiedProof:
     """The request's proof: signed by the device key, or (with a session's access
     token) MACed with the session's proof key (shared.proof, server/keys/proof_keys.py).
     A sealed body is bound by its AEAD tag (shared.proof.sealed_body_binding)."""
@@ -108,7 +109,8 @@ def _verify(access_token: str | None, session_id: str | None = None,
         or env.get("HTTP_TRANSFER_ENCODING") else b""
     lookup = None if session_id is None else _session_keys(session_id)
     try:
-        return verify_proof(request.headers.get("DPoP", ""), request.method, request_htu(),
+        return verify_proof(read or request.headers.get("DPoP", ""), request.method,
+                            request_htu(),
                             sealed_body_binding(body) if sealed_body else body,
                             access_token=access_token, session_key=lookup,
                             url_is_htu=True)
@@ -164,15 +166,15 @@ def authenticate(roles: Iterable[str] = (), sealed_body: bool = False) -> Princi
     except TokenError as exc:
         raise Unauthorized(str(exc), reason="invalid_token") from exc
     try:
-        jti = peek_jti(request.headers.get("DPoP", ""))
-    except ProofError:
-        _verify(token, claims.sid, sealed_body)  # raises, saying what is wrong
-        raise
+        read = read_proof(request.headers.get("DPoP", ""))
+    except ProofError as exc:
+        raise Unauthorized(str(exc), reason="invalid_proof") from exc
     # The round trip is sent first and read after the proof's check (nonces.py).
-    burn = nonces.Burn(jti, [validity.session_key(claims.sid), validity.account_key(claims.sub),
-                             validity.device_key(claims.jkt)])
+    burn = nonces.Burn(read.jti, [validity.session_key(claims.sid),
+                                  validity.account_key(claims.sub),
+                                  validity.device_key(claims.jkt)])
     try:
-        proof = _verify(token, claims.sid, sealed_body)
+        proof = _verify(token, claims.sid, sealed_body, read)
     finally:
         epoch, fresh, values = burn.reply()
     if not proof.session and proof.jkt != claims.jkt:
