@@ -1,6 +1,6 @@
 """Encrypted evidence upload, end to end over loopback, against a bare upload.
 
-Run: python bench/bench_evidence.py [--mib 64] [--chunk-mib N] [--compare-mib M] [--rounds 5]
+Run: python bench/bench_evidence.py [--mib 64] [--chunk-mib N] [--compare-mib M] [--rounds 7]
 
 One process starts the real app in a werkzeug server thread on 127.0.0.1 and
 talks to it over real HTTP (requests), as the phone does: DPoP-signed PUTs of
@@ -225,7 +225,7 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=64)
     parser.add_argument("--chunk-mib", type=int, default=default_mib)
     parser.add_argument("--compare-mib", type=int, default=1 if default_mib != 1 else 4)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     if os.environ["DATABASE_URL"].startswith("postgresql"):
         reset_postgres(os.environ["DATABASE_URL"])
