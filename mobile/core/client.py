@@ -24,7 +24,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mobile.core.keystore import MASTER_KEY
 from shared.b64 import b64url_decode, b64url_encode
 from shared.kex import ChargeResponse, DeviceKeyPair, device_complete
-from shared.proof import make_proof, make_session_proof, session_proof_key
+from shared.proof import (
+    make_proof,
+    make_session_proof,
+    sealed_body_binding,
+    session_proof_key,
+)
 
 TIMEOUT_S = 15
 MASTER_KEY_META = f"{MASTER_KEY}.meta"  # version and profile of the stored master key
@@ -94,6 +99,15 @@ class ApiProblem(Exception):
         return FRIENDLY.get(self.reason or "", self.message)
 
 
+@dataclass(frozen=True)
+class SealedBody:
+    """A request body of raw octets that authenticate themselves (an evidence chunk:
+    STREAM ciphertext ending in its AEAD tag); the proof binds the tag
+    (shared.proof.sealed_body_binding)."""
+
+    data: bytes
+
+
 class ApiClient:
     def __init__(self, base_url: str, key: Ed25519PrivateKey, store: TokenStore | None = None,
                  http: requests.Session | None = None, charge: bool = True) -> None:
@@ -125,6 +139,13 @@ class ApiClient:
     @property
     def charged(self) -> bool:
         return self.store.get(MASTER_KEY) is not None
+
+    def master_key(self) -> tuple[bytes, str] | None:
+        """(the charged master key, its profile), or None before charging."""
+        master, meta = self.store.get(MASTER_KEY), self.store.get(MASTER_KEY_META)
+        if master is None or meta is None:
+            return None
+        return master, str(json.loads(meta)["profile"])
 
     def _charge_quietly(self) -> None:
         """Sign-in must not fail for want of charging: the device key still signs."""
@@ -247,10 +268,13 @@ class ApiClient:
     def _send(self, method: str, path: str, body: Any, token: str | None,
               headers: dict[str, str] | None = None, raw: bool = False) -> Any:
         url = self.base_url + path
-        data = b"" if body is None else json.dumps(body).encode()
-        sent = {"DPoP": self._proof(method, url, path, data, token)}
-        if body is not None:
-            sent["Content-Type"] = "application/json"
+        if isinstance(body, SealedBody):
+            data, bound = body.data, sealed_body_binding(body.data)
+            sent = {"Content-Type": "application/octet-stream"}
+        else:
+            data = bound = b"" if body is None else json.dumps(body).encode()
+            sent = {} if body is None else {"Content-Type": "application/json"}
+        sent["DPoP"] = self._proof(method, url, path, bound, token)
         if token:
             sent["Authorization"] = f"DPoP {token}"
         sent.update(headers or {})

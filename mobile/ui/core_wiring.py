@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mobile.core.client import ApiClient, ApiProblem
+from mobile.core.evidence import EvidenceQueue
 from mobile.core.keystore import (
     AndroidKeystoreProtector,
     FileKeyProtector,
@@ -78,6 +79,8 @@ class AppCore:
         self.server, self.profile, self.platform = server.rstrip("/"), profile, platform
         self.keystore, self.outbox = keystore, outbox
         self.client = ApiClient(self.server, keystore.ed25519_key(), keystore)
+        # Photos and documents sealed at capture wait here (ciphertext only).
+        self.evidence = EvidenceQueue(profile / "evidence", self.client)
         self.location, self.frames = location, frames
         self.tracker: LocationTracker | None = None
         self._prefs_lock = threading.Lock()
@@ -252,9 +255,18 @@ class AppCore:
             return Outcome.delivered(response if isinstance(response, dict) else None)
 
         report = self.outbox.deliver_due(send)
+        sent: list[str] = []
+        refused: dict[str, str] = {}
+        if not offline:
+            try:
+                sent, refused = self.evidence.upload_all()
+            except ApiProblem as problem:  # resumes from the last acknowledged chunk
+                offline = problem.offline
         counts = self.outbox.counts()
-        return DeliveryResult(len(report.delivered), counts["pending"] + counts["sending"],
-                              counts["rejected"], offline)
+        waiting = len(self.evidence.pending()) - len(refused)
+        return DeliveryResult(len(report.delivered) + len(sent),
+                              counts["pending"] + counts["sending"] + waiting,
+                              counts["rejected"] + len(refused), offline)
 
     # -- preferences (not secret: a plain file) ----------------------------------
     def pref(self, name: str, default: str | None = None) -> str | None:
