@@ -6,6 +6,7 @@ a proof for every call, so it can reach any endpoint the app can.
     shouwang login officer                 # asks for the password
     shouwang get /api/me
     shouwang post /api/accounts '{"username": "...", ...}'
+    shouwang upload photo.jpg --type image/jpeg   # sealed on this device, then sent
 
 The device key and tokens live encrypted in a profile folder
 (~/.shouwang/<host> unless --profile); with SHOUWANG_PIN set the store is
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mobile.core.client import ApiClient, ApiProblem
+from mobile.core.evidence import EvidenceError, EvidenceQueue
 from mobile.core.keystore import (
     FileKeyProtector,
     KeyProtector,
@@ -44,11 +46,36 @@ def _store(profile: Path) -> KeyStore:
     return KeyStore.open(path, protector) if path.exists() else KeyStore.create(path, protector)
 
 
-def _client(args: argparse.Namespace) -> ApiClient:
+def _profile(args: argparse.Namespace) -> Path:
     host = urlsplit(args.server).netloc.replace(":", "_") or "default"
-    profile = Path(args.profile) if args.profile else Path.home() / ".shouwang" / host
-    store = _store(profile)
+    return Path(args.profile) if args.profile else Path.home() / ".shouwang" / host
+
+
+def _client(args: argparse.Namespace) -> ApiClient:
+    store = _store(_profile(args))
     return ApiClient(args.server, store.ed25519_key(), store)
+
+
+def _upload(client: ApiClient, profile: Path, args: argparse.Namespace) -> int:
+    """Seal the file (if one is given) and send everything queued; a cut connection
+    keeps it queued: run `shouwang upload` again to continue."""
+    queue = EvidenceQueue(profile / "evidence", client)
+    try:
+        if args.file:
+            if not args.type:
+                print("error: --type is required with a file", file=sys.stderr)
+                return 2
+            object_id = queue.seal(Path(args.file).read_bytes(), args.type, args.case)
+            print(f"sealed {args.file} as {object_id}")
+        done, refused = queue.upload_all()
+    except EvidenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for object_id in done:
+        print(f"uploaded {object_id}")
+    for object_id, why in refused.items():
+        print(f"refused {object_id}: {why}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 def _print(payload: Any) -> None:
@@ -72,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("path")
         if verb != "get":
             cmd.add_argument("body", nargs="?", help="JSON body")
+    upload = sub.add_parser("upload", help="seal a file as evidence and upload it (resumable)")
+    upload.add_argument("file", nargs="?", help="omit to resume what is queued")
+    upload.add_argument("--type", help="content type, e.g. image/jpeg or application/pdf")
+    upload.add_argument("--case", help="the case_ref it belongs to")
     sub.add_parser("logout", help="end the session")
     args = parser.parse_args(argv)
 
@@ -85,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "activate":
             tokens = client.activate(args.code, device_name="shouwang-cli", platform="cli")
             print(f"device enrolled for {tokens['account']['username']}")
+        elif args.command == "upload":
+            return _upload(client, _profile(args), args)
         elif args.command == "logout":
             client.logout()
             print("logged out")

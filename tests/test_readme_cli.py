@@ -19,8 +19,9 @@ def _readme_cli_lines() -> list[list[str]]:
 def test_readme_officer_lines_work(live_server, demo, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("SHOUWANG_SERVER", live_server)
+    monkeypatch.chdir(README.parent)  # the README's paths are from the repository's root
     commands = _readme_cli_lines()
-    assert [c[0] for c in commands] == ["login", "get", "get", "logout"]
+    assert [c[0] for c in commands] == ["login", "get", "get", "upload", "logout"]
     outputs = []
     for argv in commands:
         assert main(argv) == 0, argv
@@ -28,6 +29,9 @@ def test_readme_officer_lines_work(live_server, demo, monkeypatch, tmp_path, cap
     assert "logged in as officer" in outputs[0]
     assert '"username": "officer"' in outputs[1]
     assert '"role": "subject"' in outputs[2]
+    assert "sealed tests/fixtures/faces/obama.jpg as" in outputs[3]
+    assert "uploaded " in outputs[3]
+    assert not list((tmp_path / ".shouwang").glob("*/evidence/*"))  # nothing left queued
     # After logout the stored session no longer works.
     assert main(["get", "/api/me"]) == 1
     assert "sign" in capsys.readouterr().err.lower()
