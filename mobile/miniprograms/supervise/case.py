@@ -109,6 +109,16 @@ class CaseScreen(ShouwangScreen):
     def open_setup(self) -> None:
         self.app.nav.push("supervise.setup", case=dict(self.case))
 
+    def take_photo(self) -> None:
+        case_id = self.case["id"]
+        self.call(lambda: casework.take_photo(self.core, case_id), self._photo_taken,
+                  "supervise.action.photo")
+
+    def _photo_taken(self, sent: bool | None) -> None:
+        key = {True: "supervise.photo.sent", False: "supervise.photo.kept",
+               None: "supervise.photo.no_camera"}[sent]
+        self.app.toast(self.tr(key), "error" if sent is None else "info")
+
     def random_check(self) -> None:
         case_id = self.case["id"]
         ask_confirm("supervise.random.title", "supervise.random.prompt",

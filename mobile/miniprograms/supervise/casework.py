@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from mobile.core.client import ApiProblem
 from mobile.ui.core_wiring import AppCore
 
 Record = dict[str, Any]
@@ -100,3 +101,25 @@ def travel(core: AppCore, case_id: int) -> list[Record]:
 def decide_travel(core: AppCore, travel_id: int, approve: bool, note: str) -> Record:
     return core.call("POST", f"{BASE}/travel/{travel_id}/decision",
                      {"decision": "approve" if approve else "refuse", "note": note})
+
+
+# -- evidence ------------------------------------------------------------------------
+def case_ref(case_id: int) -> str:
+    """What the evidence of a bail case is filed under (GET /api/evidence?case_ref=)."""
+    return f"bail-case/{case_id}"
+
+
+def take_photo(core: AppCore, case_id: int) -> bool | None:
+    """One camera frame, sealed on this phone at once and sent to the case file:
+    True sent, False kept sealed for when the network returns, None: no camera."""
+    if core.frames is None:
+        return None
+    (frame,) = core.frames.capture(1, 0.0)
+    object_id = core.evidence.seal(frame.jpeg, "image/jpeg", case_ref(case_id))
+    try:
+        core.evidence.upload(object_id)
+    except ApiProblem as problem:
+        if problem.offline:
+            return False  # sealed and queued: the outbox's next delivery sends it
+        raise
+    return True
