@@ -1,6 +1,10 @@
-"""Authenticating a request: device-bound token + DPoP proof + single-use nonce.
+"""Authenticating a request: device-bound token + proof + single-use nonce.
 
-A request costs one Redis round trip (one script) and no database query: the
+The proof is a DPoP proof signed by the device key, or, once the device is
+charged, a session proof MACed with a key derived from its master key
+(shared.proof; server/keys/proof_keys.py finds the key).
+
+A request costs one Redis round trip (one script, nonces.py) and no database query: the
 proof's jti is burned, the nonce store's epoch read and the caller's session,
 account and device validity read together (validity.py explains the mirror
 and why a revocation holds on the next request in every process). Only when
