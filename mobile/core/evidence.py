@@ -18,6 +18,7 @@ got to. A completed upload's sealed copy is deleted.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import uuid
@@ -96,7 +97,7 @@ class EvidenceQueue:
         kept = json.loads((self.folder / f"{object_id}.json").read_text())
         declaration, lengths = kept["declaration"], kept["lengths"]
         status = self.client.call("POST", "/api/evidence", declaration)
-        offsets = [sum(lengths[:i]) for i in range(len(lengths))]
+        offsets = [0, *itertools.accumulate(lengths)]
         with open(self.folder / f"{object_id}.sealed", "rb") as sealed:
             for index in range(int(status["next_chunk"]), len(lengths)):
                 sealed.seek(offsets[index])
