@@ -183,7 +183,7 @@ def test_the_prosecutor_sees_the_same_and_can_change_nothing(app, live_server, d
     (faces,) = queued.ids.views.children  # looking is reading: the frames are offered
     assert faces.action_name == "faces" and faces.text == "查看人脸画面"
     prosecutor.tap(faces)
-    shown = popup(prosecutor, "FacesPopup")
+    shown = popup(prosecutor, "ImagesPopup")
     frames = prosecutor.wait(lambda: len(shown.ids.frames.children) == 3 and
                              shown.ids.frames.children, "the three face frames")
     assert all(f.texture is not None and f.texture.size[0] > 0 for f in frames)

@@ -10,7 +10,7 @@ import requests
 
 from mobile.miniprograms.supervise.casework import case_ref
 from tests.mobile_ui.flows import open_tab, sign_in
-from tests.mobile_ui.officer_flows import case_card, open_case
+from tests.mobile_ui.officer_flows import case_card, open_case, popup
 from tests.support import logged_in
 
 PHOTO = Path(__file__).resolve().parents[1] / "fixtures" / "faces" / "obama.jpg"
@@ -35,6 +35,9 @@ def test_a_photo_is_sealed_on_the_phone_and_filed_with_the_case(app, live_server
     officer.tap(case_card(officer, cases, case_id))
     case = officer.wait_screen("supervise.case")
     toast = officer.app.root.ids.toast
+    officer.tap(case.ids.photos)  # nothing filed yet
+    officer.wait(lambda: toast.shown and "No photos" in toast.text, "the empty case file")
+    toast.hide()
     officer.tap(case.ids.photo)
     officer.wait(lambda: toast.shown and "filed with the case" in toast.text, "the photo")
     (filed,) = _filed(app, case_id)
@@ -57,3 +60,11 @@ def test_a_photo_is_sealed_on_the_phone_and_filed_with_the_case(app, live_server
     delivered = core.deliver_outbox()
     assert delivered.delivered == 1 and core.evidence.pending() == []
     assert len(_filed(app, case_id)) == 2
+
+    # Both photos are shown from the case file, decoded in memory (viewer copies).
+    officer.tap(case.ids.photos)
+    shown = popup(officer, "ImagesPopup")
+    images = officer.wait(lambda: len(shown.ids.frames.children) == 2 and
+                          shown.ids.frames.children, "the two photos")
+    assert all(i.texture is not None and i.texture.size[0] > 0 for i in images)
+    assert shown.title == "Photos in the case file"

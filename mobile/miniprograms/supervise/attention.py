@@ -8,19 +8,15 @@ copies) and shown in a popup, never written to the phone's storage."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
-from urllib.parse import urlencode
 
-from kivy.core.image import Image as CoreImage
 from kivy.properties import DictProperty, ListProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.image import Image
-from kivy.uix.popup import Popup
 
 from mobile.miniprograms.supervise import casework, words
 from mobile.miniprograms.supervise.buttons import action_button
 from mobile.miniprograms.supervise.feed import FeedScreen
+from mobile.miniprograms.supervise.images import ImagesPopup, evidence_images
 from mobile.ui.core_wiring import AppCore
 from mobile.ui.dialogs import ask_reason
 
@@ -28,21 +24,8 @@ FACE_PURPOSE = "face review of a check-in"  # staff state one for every evidence
 
 
 def face_frames(core: AppCore, case_ref: str) -> list[bytes]:
-    """The kept frames' viewer copies, in capture order. Blocks: run through `call`."""
-    listed = core.call("GET", "/api/evidence?" + urlencode(
-        {"case_ref": case_ref, "purpose": FACE_PURPOSE}))
-    view = urlencode({"purpose": FACE_PURPOSE})
-    return [core.client.download(f"/api/evidence/{e['id']}/content?{view}") for e in listed]
-
-
-class FacesPopup(Popup):
-    """The kept frames side by side, decoded from memory."""
-
-    def show_frames(self, jpegs: list[bytes]) -> None:
-        box = self.ids.frames
-        box.clear_widgets()
-        for jpeg in jpegs:
-            box.add_widget(Image(texture=CoreImage(io.BytesIO(jpeg), ext="jpg").texture))
+    """The kept frames' viewer copies, in capture order."""
+    return evidence_images(core, case_ref, FACE_PURPOSE)
 
 
 class CheckinCard(BoxLayout):
@@ -101,7 +84,7 @@ class AttentionScreen(FeedScreen):
                   "supervise.action.faces")
 
     def _faces(self, jpegs: list[bytes]) -> None:
-        popup = FacesPopup()
+        popup = ImagesPopup()
         popup.show_frames(jpegs)
         popup.open()
         self.faces_popup = popup

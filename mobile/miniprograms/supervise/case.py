@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import DictProperty, StringProperty
+from kivy.properties import DictProperty, ObjectProperty, StringProperty
 
 from mobile.miniprograms.supervise import WRITERS, casework, words
 from mobile.miniprograms.supervise.cases import status_words
+from mobile.miniprograms.supervise.images import ImagesPopup, evidence_images
 from mobile.ui.dialogs import ask_confirm
 from mobile.ui.i18n import format_time
 from mobile.ui.screen import ShouwangScreen
 
 WEEK = "1234567"
+PHOTO_PURPOSE = "case file review"  # staff state one for every evidence view
 
 
 def rule_line(tr: words.Tr, rule: dict[str, Any]) -> str:
@@ -44,6 +46,7 @@ def zone_line(tr: words.Tr, zone: dict[str, Any]) -> str:
 class CaseScreen(ShouwangScreen):
     case = DictProperty({})
     loaded = StringProperty("")
+    photos_popup = ObjectProperty(None, allownone=True)  # the last one opened
 
     def on_kv_post(self, base_widget: Any) -> None:
         self._write_actions = self.ids.write_actions.__self__  # ids are weak proxies
@@ -118,6 +121,21 @@ class CaseScreen(ShouwangScreen):
         key = {True: "supervise.photo.sent", False: "supervise.photo.kept",
                None: "supervise.photo.no_camera"}[sent]
         self.app.toast(self.tr(key), "error" if sent is None else "info")
+
+    def show_photos(self) -> None:
+        ref = casework.case_ref(self.case["id"])
+        self.call(lambda: evidence_images(self.core, ref, PHOTO_PURPOSE), self._photos,
+                  "supervise.action.photos")
+
+    def _photos(self, jpegs: list[bytes]) -> None:
+        if not jpegs:
+            self.app.toast(self.tr("supervise.photos.none"))
+            return
+        popup = ImagesPopup(title_key="supervise.photos.title",
+                           note_key="supervise.photos.note")
+        popup.show_frames(jpegs)
+        popup.open()
+        self.photos_popup = popup
 
     def random_check(self) -> None:
         case_id = self.case["id"]
