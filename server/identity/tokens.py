@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import current_app
 
 from server.dbtypes import utcnow
+from server.expiring import ExpiringLru
 from server.keys.keyring import keyring
 from shared.b64 import b64url_decode
 
@@ -71,44 +70,20 @@ def issue_access_token(account_id: str, session_id: str, role: str, jurisdiction
     return token, ttl
 
 
-class _VerifiedCache:
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[bytes, tuple[float, str, AccessClaims]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, digest: bytes) -> AccessClaims | None:
-        with self._lock:
-            item = self._items.get(digest)
-            if item is None:
-                return None
-            if item[0] <= time.time():
-                del self._items[digest]
-                return None
-            self._items.move_to_end(digest)
-        return item[2] if _published_key(item[1]) is not None else None
-
-    def put(self, digest: bytes, exp: float, kid: str, claims: AccessClaims) -> None:
-        with self._lock:
-            self._items[digest] = (exp, kid, claims)
-            self._items.move_to_end(digest)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
-def _cache() -> _VerifiedCache:
+def _cache() -> ExpiringLru[bytes, AccessClaims]:
     cache = current_app.extensions.get("shouwang.verified_tokens")
-    if cache is None:
-        cache = current_app.extensions["shouwang.verified_tokens"] = _VerifiedCache(CACHE_SIZE)
+    if cache is None:  # on the token's own clock: exp is wall time
+        cache = current_app.extensions["shouwang.verified_tokens"] = ExpiringLru(
+            CACHE_SIZE, clock=time.time)
     return cache
 
 
 def verify_access_token(token: str) -> AccessClaims:
     digest = hashlib.sha256(token.encode()).digest()
     claims = _cache().get(digest)
-    if claims is None:
+    if claims is None or _published_key(claims.kid) is None:  # a retired key: check again
         claims = _verify(token)
-        _cache().put(digest, float(claims.raw["exp"]), claims.kid, claims)
+        _cache().put(digest, claims, float(claims.raw["exp"]))
     return claims
 
 

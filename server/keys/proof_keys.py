@@ -15,12 +15,11 @@ forgets at once).
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 
 from sqlalchemy import select
 
+from server.expiring import ExpiringLru
 from server.extensions import db
 from server.identity.models import Session
 from server.keys.devices import device_key_aad
@@ -39,54 +38,24 @@ class SessionKeyError(ProofError):
     reason = "proof_key"
 
 
-class _Keys:
-    def __init__(self) -> None:
-        self._items: OrderedDict[tuple[str, str], tuple[float, str, str, bytes]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, sid: str, kid: str) -> tuple[str, bytes] | None:
-        with self._lock:
-            item = self._items.get((sid, kid))
-            if item is None:
-                return None
-            if item[0] < time.monotonic():
-                del self._items[(sid, kid)]
-                return None
-            self._items.move_to_end((sid, kid))
-            return item[2], item[3]
-
-    def put(self, sid: str, kid: str, device_id: str, alg: str, key: bytes) -> None:
-        with self._lock:
-            self._items[(sid, kid)] = (time.monotonic() + CACHE_TTL_S, device_id, alg, key)
-            self._items.move_to_end((sid, kid))
-            while len(self._items) > CACHE_SIZE:
-                self._items.popitem(last=False)
-
-    def forget_device(self, device_id: str) -> None:
-        with self._lock:
-            for name in [n for n, item in self._items.items() if item[1] == device_id]:
-                del self._items[name]
-
-
-_KEYS = _Keys()
+# (session id, key version) -> (device id, alg, key)
+_KEYS: ExpiringLru[tuple[str, str], tuple[str, str, bytes]] = ExpiringLru(CACHE_SIZE)
 
 
 def lookup(session_id: str, alg: str, kid: str) -> bytes:
     """The key of `session_id`'s proofs under device key version `kid`, for `alg`."""
-    hit = _KEYS.get(session_id, kid)
-    if hit is None:
-        hit = _derive(session_id, kid)
-    if hit[0] != alg:
+    hit = _KEYS.get((session_id, kid)) or _derive(session_id, kid)
+    if hit[1] != alg:
         raise ProofError("DPoP proof algorithm not allowed")
-    return hit[1]
+    return hit[2]
 
 
 def forget_device(device_id: str) -> None:
     """A recharge or revocation: this process drops the device's derived keys."""
-    _KEYS.forget_device(device_id)
+    _KEYS.discard_if(lambda hit: hit[0] == device_id)
 
 
-def _derive(session_id: str, kid: str) -> tuple[str, bytes]:
+def _derive(session_id: str, kid: str) -> tuple[str, str, bytes]:
     session = db.session.get(Session, session_id)
     if session is None:
         raise SessionKeyError("Session not found: sign with the device key.")
@@ -102,5 +71,6 @@ def _derive(session_id: str, kid: str) -> tuple[str, bytes]:
     master = keyring().kek.unwrap(row.wrapped, device_key_aad(row.device_id, row.version))
     alg = SESSION_ALGS[row.profile]
     key = session_proof_key(master, session_id, row.profile)
-    _KEYS.put(session_id, kid, row.device_id, alg, key)
-    return alg, key
+    hit = (row.device_id, alg, key)
+    _KEYS.put((session_id, kid), hit, time.monotonic() + CACHE_TTL_S)
+    return hit

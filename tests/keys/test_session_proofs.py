@@ -7,6 +7,7 @@ Both profiles; every way such a proof can be wrong; and that the device key
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -140,8 +141,9 @@ def test_a_revoked_device_is_refused_at_once_even_with_a_derived_key(app, demo):
     assert refused.status_code == 401 and _reason(refused) == "proof_key"
     # Another process may still hold the derived key: the validity mirror refuses.
     key = session_proof_key(phone.master, phone.session_id, phone.profile)
-    proof_keys._KEYS.put(phone.session_id, str(phone.version), phone.phone.device_id,
-                         SESSION_ALGS[phone.profile], key)
+    proof_keys._KEYS.put((phone.session_id, str(phone.version)),
+                         (phone.phone.device_id, SESSION_ALGS[phone.profile], key),
+                         time.monotonic() + 60)
     refused = phone.get("/api/me")  # revoking the device ended its sessions too
     assert refused.status_code == 401
     assert _reason(refused) in ("session_ended", "device_revoked")
@@ -161,6 +163,6 @@ def test_sign_in_and_refresh_take_only_device_signatures(app, demo):
 def test_a_recharge_forgets_the_derived_keys_in_this_process(app, demo):
     phone = Charged(app)
     assert phone.get("/api/me").status_code == 200
-    assert proof_keys._KEYS.get(phone.session_id, str(phone.version)) is not None
+    assert proof_keys._KEYS.get((phone.session_id, str(phone.version))) is not None
     charge(phone.phone, phone.profile)
-    assert proof_keys._KEYS.get(phone.session_id, str(phone.version)) is None
+    assert proof_keys._KEYS.get((phone.session_id, str(phone.version))) is None
