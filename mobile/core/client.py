@@ -100,6 +100,15 @@ class ApiProblem(Exception):
 
 
 @dataclass(frozen=True)
+class ChargedKey:
+    """The device master key from key charging (shared.kex), as the server numbers it."""
+
+    key: bytes
+    version: int
+    profile: str
+
+
+@dataclass(frozen=True)
 class SealedBody:
     """A request body of raw octets that authenticate themselves (an evidence chunk:
     STREAM ciphertext ending in its AEAD tag); the proof binds the tag
@@ -140,12 +149,13 @@ class ApiClient:
     def charged(self) -> bool:
         return self.store.get(MASTER_KEY) is not None
 
-    def master_key(self) -> tuple[bytes, str] | None:
-        """(the charged master key, its profile), or None before charging."""
+    def master_key(self) -> ChargedKey | None:
+        """The charged master key with its version and profile, or None before charging."""
         master, meta = self.store.get(MASTER_KEY), self.store.get(MASTER_KEY_META)
         if master is None or meta is None:
             return None
-        return master, str(json.loads(meta)["profile"])
+        info = json.loads(meta)
+        return ChargedKey(master, int(info["version"]), str(info["profile"]))
 
     def _charge_quietly(self) -> None:
         """Sign-in must not fail for want of charging: the device key still signs."""
@@ -171,17 +181,18 @@ class ApiClient:
                                   access_token=token or "")
 
     def _proof_key(self, token: str) -> tuple[str, int, str, bytes] | None:
-        master, meta = self.store.get(MASTER_KEY), self.store.get(MASTER_KEY_META)
-        if master is None or meta is None:
-            return None
+        """(session id, key version, profile, session proof key); the key store is read
+        only when the session changes (charging and forgetting reset it)."""
         try:
             sid = str(json.loads(b64url_decode(token.split(".")[1]))["sid"])
         except (ValueError, KeyError, IndexError):
             return None
         if self._session_key is None or self._session_key[0] != sid:
-            info = json.loads(meta)
-            self._session_key = (sid, int(info["version"]), info["profile"],
-                                 session_proof_key(master, sid, info["profile"]))
+            charged = self.master_key()
+            if charged is None:
+                return None
+            self._session_key = (sid, charged.version, charged.profile,
+                                 session_proof_key(charged.key, sid, charged.profile))
         return self._session_key
 
     # -- sessions ------------------------------------------------------------

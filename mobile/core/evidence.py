@@ -46,11 +46,10 @@ class EvidenceQueue:
 
     def seal(self, data: bytes, content_type: str, case_ref: str | None = None) -> str:
         """Encrypt `data` and queue it; the object id. The plaintext is not kept."""
-        keyed = self.client.master_key()
-        if keyed is None:
+        charged = self.client.master_key()
+        if charged is None:
             raise EvidenceError("This phone has no charged key yet: sign in once online.")
-        master, profile_name = keyed
-        profile = get_profile(profile_name)
+        master, profile = charged.key, get_profile(charged.profile)
         object_id = uuid.uuid4().hex
         key = derive_key(master, "evidence", object_id.encode("ascii"), profile.key_size,
                          profile)
