@@ -149,23 +149,22 @@ def test_status_answers_for_an_upload_whose_device_was_revoked(app, demo, commit
 def test_a_chunk_whose_write_failed_never_counts_in_the_running_hash(app, demo, monkeypatch):
     """The plaintext is hashed beside the write (server.evidence.service.put_chunk); a
     write that fails (the disk is full) must leave the running hash where it was."""
-    from server.evidence.storage import FileStore
+    import errno
+    import os
 
     officer = EvidencePhone.login(app, "officer")
     sealed = officer.seal(pdf_bytes(), "application/pdf")
     assert officer.declare(sealed).status_code == 201
     assert officer.put(sealed, 0).status_code == 200
     assert RUNNING.position(sealed.object_id) == 1
-    real_write = FileStore.write_chunk
+    def disk_full(*args: object) -> int:  # the disk, not our store, says no
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    def disk_full(self: FileStore, *args: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(FileStore, "write_chunk", disk_full)
-    failed = officer.put(sealed, 1)
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "pwrite", disk_full)
+        failed = officer.put(sealed, 1)
     assert failed.status_code >= 500
     assert RUNNING.position(sealed.object_id) is None  # out of the table: re-read at the end
-    monkeypatch.setattr(FileStore, "write_chunk", real_write)
     assert officer.status(sealed.object_id).get_json()["next_chunk"] == 1
     for i in range(1, len(sealed.chunks)):
         assert officer.put(sealed, i).status_code == 200
