@@ -28,6 +28,7 @@ def create_app(overrides: dict[str, str] | None = None,
     register_evidence_sinks(app)
     register_commands(app)
     register_worker(app)
+    register_early_burn(app)
     return app
 
 
@@ -123,6 +124,14 @@ def register_commands(app: Flask) -> None:
     from server.worker import worker_command
 
     app.cli.add_command(worker_command)
+
+
+def register_early_burn(app: Flask) -> None:
+    """Authenticated requests send their nonce round trip as they arrive
+    (server/identity/early.py)."""
+    from server.identity.early import EarlyBurn
+
+    app.wsgi_app = EarlyBurn(app, app.wsgi_app)  # type: ignore[method-assign]
 
 
 def register_worker(app: Flask) -> None:

@@ -4,7 +4,8 @@ The proof is a DPoP proof signed by the device key, or, once the device is
 charged, a session proof MACed with a key derived from its master key
 (shared.proof; server/keys/proof_keys.py finds the key).
 
-A request costs one Redis round trip (one script, nonces.py) and no database query: the
+A request costs one Redis round trip (one script, nonces.py; sent as the request
+arrives, early.py) and no database query: the
 proof's jti is burned, the nonce store's epoch read and the caller's session,
 account and device validity read together (validity.py explains the mirror
 and why a revocation holds on the next request in every process). Only when
@@ -24,7 +25,7 @@ from sqlalchemy.orm import joinedload
 from server.api.errors import Forbidden, Unauthorized
 from server.dbtypes import utcnow
 from server.extensions import db
-from server.identity import nonces, validity
+from server.identity import early, validity
 from server.identity.models import Account, Device, Session
 from server.identity.tokens import AccessClaims, TokenError, verify_access_token
 from shared.proof import (
@@ -147,7 +148,7 @@ def _judge_burn(proof: VerifiedProof, epoch: bytes, fresh: bool) -> None:
 def check_request_proof(access_token: str | None = None) -> VerifiedProof:
     """Verify the DPoP header of this request and burn its jti."""
     proof = _verify(access_token)
-    epoch, fresh, _ = nonces.Burn(proof.jti, []).reply()
+    epoch, fresh, _ = early.claim(proof.jti, []).reply()
     _judge_burn(proof, epoch, fresh)
     return proof
 
@@ -169,14 +170,14 @@ def authenticate(roles: Iterable[str] = (), sealed_body: bool = False) -> Princi
         claims = verify_access_token(token)
     except TokenError as exc:
         raise Unauthorized(str(exc), reason="invalid_token") from exc
+    proof_text = request.headers.get("DPoP", "")
     try:
-        read = read_proof(request.headers.get("DPoP", ""))
+        read = early.early_proof(proof_text) or read_proof(proof_text)
     except ProofError as exc:
         raise Unauthorized(str(exc), reason="invalid_proof") from exc
-    # The round trip is sent first and read after the proof's check (nonces.py).
-    burn = nonces.Burn(read.jti, [validity.session_key(claims.sid),
-                                  validity.account_key(claims.sub),
-                                  validity.device_key(claims.jkt)])
+    # The round trip is sent first (early.py: usually as the request arrived) and
+    # read after the proof's check (nonces.py).
+    burn = early.claim(read.jti, validity.keys(claims.sid, claims.sub, claims.jkt))
     try:
         proof = _verify(token, claims.sid, sealed_body, read)
     finally:

@@ -8,7 +8,9 @@ relies on. One Redis, not a cluster: the keys would be in several slots.)
 
 The command is sent before the proof is checked and its reply read after
 (Burn): the proof's check runs while Redis works, and the reply is usually
-there when it is read, so the worker does not sleep and wake for it. Burning
+there when it is read, so the worker does not sleep and wake for it. For a
+token this process has verified before, it is sent earlier still, before Flask
+dispatches the request (early.py), and authenticate() claims it. Burning
 the jti of a proof that then fails costs nothing: a jti is random and single
 use, and one that was never valid is never presented again. A broken
 connection falls back to the client's own call, with its retries.
@@ -41,15 +43,20 @@ BURN_SHA = hashlib.sha1(BURN.encode(), usedforsecurity=False).hexdigest()
 _BROKEN = (RedisConnectionError, RedisTimeoutError)
 
 
+Reply = tuple[bytes, bool, list[Any]]
+
+
 class Burn:
     """One round trip for `jti`, sent now; reply() reads it:
     (epoch, whether the jti was fresh, the values of `also_get`)."""
 
-    def __init__(self, jti: str, also_get: list[str]) -> None:
+    def __init__(self, jti: str, also_get: list[str], client: Any = None) -> None:
+        self.jti, self.also_get = jti, also_get
         self.keys = [EPOCH_KEY, f"dpop:jti:{jti}", *also_get]
         self.args = (int(time.time()), NONCE_TTL_S)
-        self.client = get_redis()
+        self.client = get_redis() if client is None else client
         self._conn: Any = None
+        self._reply: Reply | None = None
         pool = self.client.connection_pool
         try:
             conn = pool.get_connection()
@@ -63,28 +70,50 @@ class Burn:
             return
         self._conn = conn
 
-    def reply(self) -> tuple[bytes, bool, list[Any]]:
+    def reply(self) -> Reply:
+        """The reply (read once; a second call returns the same)."""
+        if self._reply is None:
+            self._reply = self._read()
+        return self._reply
+
+    def close(self) -> None:
+        """Read a reply nobody claimed, so its connection goes back to the pool clean
+        (early.py, after the request). A broken connection is dropped, not retried."""
+        if self._conn is not None and self._reply is None:
+            out = self._read_sent()
+            if out is not None:
+                self._reply = self._unpack(out)
+
+    def _read_sent(self) -> Any:
         conn, self._conn = self._conn, None
-        out = None
-        if conn is not None:
-            pool = self.client.connection_pool
+        if conn is None:
+            return None
+        pool = self.client.connection_pool
+        try:
             try:
-                try:
-                    out = conn.read_response()
-                except NoScriptError:  # a restarted or flushed Redis forgot the script
-                    conn.send_command("EVAL", BURN, len(self.keys), *self.keys, *self.args)
-                    out = conn.read_response()
-            except _BROKEN:
-                conn.disconnect()  # and the ordinary call below, with its retries
-            except BaseException:
-                conn.disconnect()  # its reply may be unread: never hand it on
-                raise
-            finally:
-                pool.release(conn)
+                return conn.read_response()
+            except NoScriptError:  # a restarted or flushed Redis forgot the script
+                conn.send_command("EVAL", BURN, len(self.keys), *self.keys, *self.args)
+                return conn.read_response()
+        except _BROKEN:
+            conn.disconnect()  # the caller falls back to the ordinary call, with its retries
+            return None
+        except BaseException:
+            conn.disconnect()  # its reply may be unread: never hand it on
+            raise
+        finally:
+            pool.release(conn)
+
+    def _read(self) -> Reply:
+        out = self._read_sent()
         if out is None:
             try:
                 out = self.client.evalsha(BURN_SHA, len(self.keys), *self.keys, *self.args)
             except NoScriptError:
                 out = self.client.eval(BURN, len(self.keys), *self.keys, *self.args)
+        return self._unpack(out)
+
+    @staticmethod
+    def _unpack(out: Any) -> Reply:
         epoch, fresh, *rest = out
         return epoch, bool(fresh), rest

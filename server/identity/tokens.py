@@ -18,7 +18,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from flask import current_app
+from flask import Flask, current_app
 
 from server.dbtypes import utcnow
 from server.expiring import ExpiringLru
@@ -70,16 +70,29 @@ def issue_access_token(account_id: str, session_id: str, role: str, jurisdiction
     return token, ttl
 
 
+_CACHE = "shouwang.verified_tokens"
+
+
 def _cache() -> ExpiringLru[bytes, AccessClaims]:
-    cache = current_app.extensions.get("shouwang.verified_tokens")
+    cache = current_app.extensions.get(_CACHE)
     if cache is None:  # on the token's own clock: exp is wall time
-        cache = current_app.extensions["shouwang.verified_tokens"] = ExpiringLru(
-            CACHE_SIZE, clock=time.time)
+        cache = current_app.extensions[_CACHE] = ExpiringLru(CACHE_SIZE, clock=time.time)
     return cache
 
 
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def cached_claims(app: Flask, token: str) -> AccessClaims | None:
+    """The claims of a token this process verified and still remembers, or None.
+    A hint only (early.py sends a round trip on it): verify_access_token decides."""
+    cache: ExpiringLru[bytes, AccessClaims] | None = app.extensions.get(_CACHE)
+    return None if cache is None or not token else cache.get(_digest(token))
+
+
 def verify_access_token(token: str) -> AccessClaims:
-    digest = hashlib.sha256(token.encode()).digest()
+    digest = _digest(token)
     claims = _cache().get(digest)
     if claims is None or _published_key(claims.kid) is None:  # a retired key: check again
         claims = _verify(token)

@@ -59,6 +59,11 @@ def device_key(jkt: str) -> str:
     return f"auth:d:{jkt}"
 
 
+def keys(sid: str, sub: str, jkt: str) -> list[str]:
+    """What judge() reads for a token's session, account and device, in its order."""
+    return [session_key(sid), account_key(sub), device_key(jkt)]
+
+
 @dataclass(frozen=True)
 class Valid:
     """What a request needs to know about its caller, from a complete, current mirror."""

@@ -1,0 +1,111 @@
+"""Sending a request's nonce round trip as it arrives, before Flask dispatches it.
+
+A Redis round trip costs a served worker about 150 us of wall time on this
+machine, most of it waiting for Redis to wake and answer, and the proof check
+it already overlaps (nonces.py) is shorter than that. Flask's own dispatch of
+the request (contexts, URL matching, before-request hooks), which every request
+pays, runs before authenticate() does: sending the round trip when the request
+arrives hides the wait behind that work as well (bench/bench_auth.py measures
+it: about 100 us less per authenticated request served).
+
+Only for a token this process has already verified (its claims are in the
+verified-token cache, tokens.py): the keys read are that token's own, and an
+unknown or forged token costs Redis nothing before it is checked. Nothing is
+decided here: authenticate() verifies the token and the proof as before and
+takes the reply (claim()); a reply nobody takes (a 404, a route without
+authentication) is read after the response, so its connection goes back to
+the pool clean. The jti is burned either way, as a proof that fails its check
+already burns it (nonces.py says why that costs nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flask import Flask, request
+from redis.exceptions import RedisError
+
+from server.identity import nonces, tokens, validity
+from shared.proof import ProofError, ReadProof, read_proof
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+ENVIRON_KEY = "shouwang.early_burn"
+
+
+class Early:
+    """A round trip sent for a request's proof, and the proof as read for it."""
+
+    def __init__(self, proof: str, read: ReadProof, burn: nonces.Burn) -> None:
+        self.proof, self.read, self.burn = proof, read, burn
+        self.claimed = False
+
+
+class Pending(Protocol):
+    def reply(self) -> nonces.Reply: ...
+
+
+class EarlyBurn:
+    """WSGI middleware around the Flask app (create_app installs it)."""
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
+        self.app, self.wsgi_app = app, wsgi_app
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        early = self._send(environ)
+        if early is None:
+            return self.wsgi_app(environ, start_response)
+        environ[ENVIRON_KEY] = early
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            early.burn.close()
+
+    def _send(self, environ: WSGIEnvironment) -> Early | None:
+        proof = environ.get("HTTP_DPOP")
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if not proof or scheme != "DPoP":
+            return None
+        claims = tokens.cached_claims(self.app, token.strip())
+        if claims is None:
+            return None
+        try:
+            read = read_proof(proof)
+            return Early(proof, read, nonces.Burn(
+                read.jti, validity.keys(claims.sid, claims.sub, claims.jkt),
+                self.app.extensions["shouwang.redis"]))
+        except (ProofError, RedisError):
+            return None  # authenticate() meets the same and answers for it
+
+
+def early_proof(proof: str) -> ReadProof | None:
+    """The request's proof as the middleware read it, if it read this one."""
+    early: Early | None = request.environ.get(ENVIRON_KEY)
+    return early.read if early is not None and early.proof == proof else None
+
+
+def claim(jti: str, also_get: list[str]) -> Pending:
+    """The round trip for `jti`: the one sent early if there was one for it (once),
+    else one sent now."""
+    early: Early | None = request.environ.get(ENVIRON_KEY)
+    if early is None or early.claimed or early.burn.jti != jti:
+        return nonces.Burn(jti, also_get)
+    early.claimed = True
+    if also_get == early.burn.also_get:
+        return early.burn
+    return _OtherValues(early.burn, also_get)
+
+
+class _OtherValues:
+    """The early reply's verdict on the jti, with values of other keys than it read."""
+
+    def __init__(self, burn: nonces.Burn, also_get: list[str]) -> None:
+        self.burn, self.also_get = burn, also_get
+
+    def reply(self) -> nonces.Reply:
+        epoch, fresh, _ = self.burn.reply()
+        values: list[Any] = self.burn.client.mget(self.also_get) if self.also_get else []
+        return epoch, fresh, values
