@@ -114,7 +114,7 @@ def _verify(access_token: str | None, session_id: str | None = None,
         or env.get("HTTP_TRANSFER_ENCODING") else b""
     lookup = None if session_id is None else _session_keys(session_id)
     try:
-        return verify_proof(read or request.headers.get("DPoP", ""), request.method,
+        return verify_proof(read or env.get("HTTP_DPOP", ""), env["REQUEST_METHOD"],
                             request_htu(),
                             sealed_body_binding(body) if sealed_body else body,
                             access_token=access_token, session_key=lookup,
@@ -158,8 +158,8 @@ def authenticate(roles: Iterable[str] = (), sealed_body: bool = False) -> Princi
     body as an AEAD ciphertext under a key only the device and the server hold, before
     it stores anything (Blueprint.auth_required says more), so the proof binds the
     body's tag, not all its bytes (shared.proof, bh)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    env = request.environ  # headers read from it: each request.* costs a proxy lookup
+    scheme, _, token = env.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() == "bearer":
         raise Unauthorized("Tokens are device-bound: use the DPoP scheme with a proof.",
                            reason="wrong_scheme")
@@ -167,10 +167,10 @@ def authenticate(roles: Iterable[str] = (), sealed_body: bool = False) -> Princi
     if scheme != "DPoP" or not token:
         raise Unauthorized(reason="no_token")
     try:
-        claims = verify_access_token(token)
+        claims = verify_access_token(token, early.early_claims(token))
     except TokenError as exc:
         raise Unauthorized(str(exc), reason="invalid_token") from exc
-    proof_text = request.headers.get("DPoP", "")
+    proof_text = env.get("HTTP_DPOP", "")
     try:
         read = early.early_proof(proof_text) or read_proof(proof_text)
     except ProofError as exc:

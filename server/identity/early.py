@@ -36,10 +36,12 @@ ENVIRON_KEY = "shouwang.early_burn"
 
 
 class Early:
-    """A round trip sent for a request's proof, and the proof as read for it."""
+    """A round trip sent for a request's proof, with the proof as read for it and
+    the claims the verified-token cache held for its token."""
 
-    def __init__(self, proof: str, read: ReadProof, burn: nonces.Burn) -> None:
-        self.proof, self.read, self.burn = proof, read, burn
+    def __init__(self, token: str, claims: tokens.AccessClaims, proof: str, read: ReadProof,
+                 burn: nonces.Burn) -> None:
+        self.token, self.claims, self.proof, self.read, self.burn = token, claims, proof, read, burn
         self.claimed = False
 
 
@@ -69,16 +71,24 @@ class EarlyBurn:
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if not proof or scheme != "DPoP":
             return None
-        claims = tokens.cached_claims(self.app, token.strip())
+        token = token.strip()
+        claims = tokens.cached_claims(self.app, token)
         if claims is None:
             return None
         try:
             read = read_proof(proof)
-            return Early(proof, read, nonces.Burn(
+            return Early(token, claims, proof, read, nonces.Burn(
                 read.jti, validity.keys(claims.sid, claims.sub, claims.jkt),
                 self.app.extensions["shouwang.redis"]))
         except (ProofError, RedisError):
             return None  # authenticate() meets the same and answers for it
+
+
+def early_claims(token: str) -> tokens.AccessClaims | None:
+    """What the verified-token cache held for this very token as the request arrived
+    (tokens.verify_access_token still checks its signing key is published)."""
+    early: Early | None = request.environ.get(ENVIRON_KEY)
+    return early.claims if early is not None and early.token == token else None
 
 
 def early_proof(proof: str) -> ReadProof | None:

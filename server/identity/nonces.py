@@ -22,6 +22,7 @@ import hashlib
 import time
 from typing import Any
 
+import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -63,7 +64,10 @@ class Burn:
         except _BROKEN:
             return  # reply() makes the call the ordinary way
         try:
-            conn.send_command("EVALSHA", BURN_SHA, len(self.keys), *self.keys, *self.args)
+            # Packed by hiredis directly: redis-py's packer encodes each argument in
+            # Python first, which cost five times as much (about 6 us a request).
+            command: Any = ("EVALSHA", BURN_SHA, len(self.keys), *self.keys, *self.args)
+            conn.send_packed_command([hiredis.pack_command(command)])
         except _BROKEN:
             conn.disconnect()
             pool.release(conn)

@@ -91,12 +91,12 @@ def cached_claims(app: Flask, token: str) -> AccessClaims | None:
     return None if cache is None or not token else cache.get(_digest(token))
 
 
-def verify_access_token(token: str) -> AccessClaims:
-    digest = _digest(token)
-    claims = _cache().get(digest)
+def verify_access_token(token: str, cached: AccessClaims | None = None) -> AccessClaims:
+    """`cached`: what the cache held for this very token a moment ago (early.py)."""
+    claims = cached or _cache().get(_digest(token))
     if claims is None or _published_key(claims.kid) is None:  # a retired key: check again
         claims = _verify(token)
-        _cache().put(digest, claims, float(claims.raw["exp"]))
+        _cache().put(_digest(token), claims, float(claims.raw["exp"]))
     return claims
 
 
