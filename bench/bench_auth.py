@@ -6,7 +6,8 @@ Two routes, registered only here, return the same small JSON; one first calls
 server.identity.authn.authenticate(): access-token check (EdDSA JWT, signing
 key by kid; a token already verified by this process is remembered until it
 expires), the proof (method, URL, time, ath; MAC or signature), and one Redis
-round trip (one script, sent before the proof is checked and read after) for
+round trip (one script, sent as the request arrives for a token this process
+verified before, server/identity/early.py, and read after the proof's check) for
 the single-use nonce, the nonce-store epoch and the session/account/device
 validity (no database query once a login's validity is mirrored in Redis). The
 device signs in and charges its key as the phone does, then proves with its
