@@ -26,8 +26,10 @@ Measured, one line each:
 - auth_overhead_served_signed: the same with Ed25519-signed proofs (a device
   not charged; sign-in and refresh always), for comparison.
 
-Database and Redis are the embedded defaults (SQLite in a temp dir, in-process
-Redis, one per process) unless DATABASE_URL / REDIS_URL are set. Within a round
+The database is SQLite in a temp dir unless DATABASE_URL is set. Redis is
+REDIS_URL, else the machine's Redis at 127.0.0.1:6379 (database 5) as deployed,
+else (none reachable) the in-process substitute, one per process, which is said
+on stderr: its figures are not the goal's (a Lua script run in Python). Within a round
 bare and authenticated batches take turns (measure); value and limit are the
 medians of the rounds' per-request times, ratio the median of their ratios. Prints:
     bench: auth_overhead[_served[_signed]] value=<auth req/s> limit=<bare req/s>
@@ -55,6 +57,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("SHOUWANG_INSTANCE", tempfile.mkdtemp(prefix="shouwang-bench-"))
 if not os.environ.get("DATABASE_URL"):
     os.environ["DATABASE_URL"] = f"sqlite:///{os.environ['SHOUWANG_INSTANCE']}/bench.db"
+
+
+def _local_redis() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+if not os.environ.get("REDIS_URL") and _local_redis():
+    os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/5"
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from flask import Flask, jsonify  # noqa: E402
