@@ -11,6 +11,8 @@ first. Measured with bench/bench_spike.py on two cores (300 check-ins in 60 s): 
 each run. Face admission (server/biometrics/admission.py) still counts the cores,
 not the workers.
 
+Each worker loads the face pipeline before it serves (post_worker_init below).
+
 Slow clients hold a sync worker for as long as they trickle a request in (--timeout
 bounds it, and replaces the worker): in production a buffering proxy such as nginx
 sits in front, so a worker only ever sees a whole request.
@@ -24,3 +26,12 @@ timeout = 30
 graceful_timeout = 5
 limit_request_line = 8190
 limit_request_fields = 100
+
+
+def post_worker_init(worker: object) -> None:
+    """Load the face pipeline (dlib and its models: 1-4 s here, the models read from
+    disk) before this worker takes a request, not during the first check-in it
+    serves. The other workers keep serving while one boots. SHOUWANG_WARM_FACES=0
+    skips it (a deployment that never checks faces)."""
+    if os.environ.get("SHOUWANG_WARM_FACES", "1") != "0":
+        import server.biometrics.pipeline  # noqa: F401
