@@ -17,9 +17,9 @@ they are made before the clock starts (fresh for each round: valid for 60 s).
 Measured, one line each:
 - auth_overhead, in process: the app driven through its WSGI test client, so
   only the server's own work per request counts (no sockets, no HTTP parsing).
-  The bare route costs ~150 us and a Redis round trip alone ~75 us of wall
-  time on this machine, so 1.5x is out of reach by construction here: this
-  line shows the floor and any regression.
+  The bare route costs ~190 us here and the Redis round trip's send and reply
+  alone ~60 us of the worker's time, so 1.5x is out of reach by construction:
+  this line shows the floor and any regression.
 - auth_overhead_served: the same app under gunicorn (gthread, one worker, one
   thread) on 127.0.0.1, driven by a keep-alive HTTP/1.1 client, as a phone
   meets it ("a bare unauthenticated endpoint on the same server" of the goal).
@@ -271,13 +271,20 @@ def served(args: argparse.Namespace) -> list[tuple[str, float, float, list[float
         server.wait(timeout=30)
 
 
+# The goal's figure: a charged phone's requests, served. The others are printed
+# beside it to show the floor (in process) and the signed path (sign-in, refresh,
+# an uncharged device), and say so instead of met/MISSED.
+GOAL_FIGURE = "auth_overhead_served"
+
+
 def report(name: str, bare: float, auth: float, ratios: list[float]) -> None:
     ratio = statistics.median(ratios)
+    verdict = ("met" if ratio <= GOAL else "MISSED") if name == GOAL_FIGURE else \
+        f"for reference: the goal is {GOAL_FIGURE}'s"
     print(f"bench: {name} value={1 / auth:.0f} limit={1 / bare:.0f} ratio={ratio:.2f} "
           f"goal=<={GOAL}x (ratio = auth time / bare time per request, median of "
           f"{len(ratios)} rounds, range {min(ratios):.2f}-{max(ratios):.2f}: bare "
-          f"{bare * 1e6:.0f} us, authenticated {auth * 1e6:.0f} us; "
-          f"{'met' if ratio <= GOAL else 'MISSED'})")
+          f"{bare * 1e6:.0f} us, authenticated {auth * 1e6:.0f} us; {verdict})")
 
 
 def main() -> None:
