@@ -105,7 +105,8 @@ class S3Store:
     """S3-compatible object store (AWS S3, MinIO, Ceph RGW, OSS/COS S3 APIs).
 
     Credentials come from boto3's own chain (environment, instance role), never
-    from our settings. Not exercised by the test suite: it needs an S3 server.
+    from our settings. Tested against moto's S3 server over HTTP, through the API
+    as the phone drives it, in tests/evidence/test_s3_store.py.
     """
 
     def __init__(self, bucket: str, prefix: str = "evidence/", endpoint_url: str | None = None,
