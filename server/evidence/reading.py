@@ -3,12 +3,16 @@
 Staff state a purpose for every view; anyone asking for the original of a
 photo (GPS and all, kept for chain of custody) or for its capture metadata
 states one too. The entry is committed before the first byte is sent, so a
-view that was served is never missing from the log.
+view that was served is never missing from the log. The first chunk is read
+before that: a view of a stored object that does not read back is refused
+(409 storage_integrity) and leaves no entry.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +23,14 @@ from server.api.errors import Conflict, NotFound, Unprocessable
 from server.audit.service import record
 from server.evidence import crypto, images
 from server.evidence.models import COMPLETE, Evidence
-from server.evidence.storage import get_store
+from server.evidence.storage import StorageError, get_store
 from server.extensions import db
 from server.identity import policy
 from server.identity.models import Account
 from shared.enums import STAFF_ROLES, Role
+from shared.stream import StreamError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,14 +79,23 @@ def open_content(actor: Account, object_id: str, variant: str, purpose: str | No
         key = _unseal(ev, "key", ev.key_wrapped)
         header, size, count = ev.stream_header, ev.size, ev.chunk_count
         content_type = ev.content_type or ""
+    chunks = crypto.decrypt_stored(get_store(), ev.id, "view" if served == "view" else "orig",
+                                   key, header, size, count)
+    # The first chunk is read before anything is sent: a missing or altered object is
+    # a clear 409 rather than a response that breaks before its first byte. A later
+    # chunk that fails can only cut the stream short of its Content-Length.
+    try:
+        first = list(itertools.islice(chunks, 1))
+    except (StorageError, StreamError) as exc:
+        log.error("evidence %s (%s) does not read back: %s", ev.id, served, exc)
+        raise Conflict(f"Stored evidence did not read back intact ({exc}).",
+                       reason="storage_integrity") from None
     record("evidence.view", actor=actor, target_type="evidence", target_id=ev.id,
            purpose=purpose, details={"served": served, "variant_asked": variant})
     db.session.commit()
-    chunks = crypto.decrypt_stored(get_store(), ev.id, "view" if served == "view" else "orig",
-                                   key, header, size, count)
     suffix = "" if served == "view" or ev.view_header is None else "-original"
     name = f"{ev.id}{suffix}.{images.EXTENSIONS.get(content_type, 'bin')}"
-    return Download(content_type, size, name, chunks)
+    return Download(content_type, size, name, itertools.chain(first, chunks))
 
 
 def read_capture(actor: Account, object_id: str, purpose: str | None) -> dict[str, Any]:

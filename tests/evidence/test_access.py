@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from server.audit.models import AuditEntry
 from server.audit.service import verify_chain
+from server.evidence.storage import get_store
 from server.extensions import db
 from tests.evidence.phone_side import EvidencePhone, content, pdf_bytes, photo_with_gps
 from tests.support import Phone, logged_in
@@ -55,6 +56,20 @@ def test_every_view_is_in_the_audit_log(app, demo):
             ("officer", "case 42 review", "view"), ("officer", "court exhibit", "original"),
             ("prosecutor", "oversight", "view"), ("resident", None, "view")]
         assert verify_chain().ok
+
+
+def test_evidence_gone_from_the_store_is_a_clear_409_and_no_view(app, demo):
+    _, sealed = _uploaded(app, demo)
+    with app.app_context():
+        get_store().path(sealed.object_id, "orig").unlink()  # type: ignore[attr-defined]
+    response = content(logged_in(app, "officer"), sealed.object_id)
+    assert response.status_code == 409
+    assert response.get_json()["errors"]["reason"] == "storage_integrity"
+    assert f"{sealed.object_id}.orig is missing" in response.get_json()["message"]
+    with app.app_context():
+        assert not db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "evidence.view",
+            AuditEntry.target_id == sealed.object_id)).all()
 
 
 def test_evidence_stays_readable_after_the_device_is_revoked(app, demo):

@@ -25,7 +25,7 @@ from server.dbtypes import utcnow
 from server.evidence.finish import RUNNING
 from server.evidence.models import Evidence
 from server.evidence.service import cleanup_stale_uploads
-from server.evidence.storage import S3Store
+from server.evidence.storage import S3Store, StorageError
 from server.extensions import db
 from tests.evidence.phone_side import (
     MARKER,
@@ -208,3 +208,34 @@ def test_cleanup_expires_stale_uploads_and_sweeps_orphans(app, demo, s3, s3_stor
     assert _keys(client, f"{PREFIX}{orphan}/") == []
     assert officer.put(fresh, 1).status_code == 200
 
+
+def test_a_chunk_deleted_behind_the_service_fails_the_download_clearly(app, demo, s3,
+                                                                        s3_store):
+    _, client = s3
+    officer = EvidencePhone.login(app, "officer")
+    sealed = officer.seal(pdf_bytes(), "application/pdf")
+    assert officer.upload(sealed).get_json()["state"] == "complete"
+    assert content(officer.phone, sealed.object_id).data == sealed.plaintext
+    client.delete_object(Bucket=BUCKET, Key=f"{PREFIX}{sealed.object_id}/orig/{0:010d}")
+
+    response = content(officer.phone, sealed.object_id)
+    assert response.status_code == 409
+    body = response.get_json()
+    assert body["errors"]["reason"] == "storage_integrity"
+    assert f"{sealed.object_id}.orig/0 is missing" in body["message"]  # S3Store's words
+
+
+def test_a_later_chunk_deleted_behind_the_service_cuts_the_stream(app, demo, s3, s3_store):
+    """Past the first chunk the status line and length are sent: the store's error ends
+    the stream short of its Content-Length (StorageError, never botocore's own)."""
+    _, client = s3
+    officer = EvidencePhone.login(app, "officer")
+    sealed = officer.seal(pdf_bytes(), "application/pdf")
+    assert officer.upload(sealed).get_json()["state"] == "complete"
+    client.delete_object(Bucket=BUCKET, Key=f"{PREFIX}{sealed.object_id}/orig/{3:010d}")
+
+    response = content(officer.phone, sealed.object_id)
+    assert response.status_code == 200
+    assert response.headers["Content-Length"] == str(len(sealed.plaintext))
+    with pytest.raises(StorageError, match=f"{sealed.object_id}.orig/3 is missing"):
+        response.get_data()
