@@ -1,6 +1,6 @@
 """Request authentication against a bare endpoint, on the same server, in the same run.
 
-Run: python bench/bench_auth.py [--requests 1000] [--rounds 5]
+Run: python bench/bench_auth.py [--requests 1000] [--rounds 7]
 
 Two routes, registered only here, return the same small JSON; one first calls
 server.identity.authn.authenticate(): access-token check (EdDSA JWT, signing
@@ -290,7 +290,7 @@ def report(name: str, bare: float, auth: float, ratios: list[float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
     app = build_app()
