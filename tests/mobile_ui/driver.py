@@ -129,6 +129,22 @@ class Driver:
             widget.funbind("on_release", mark)
         self.frames()
 
+    def swipe(self, widget: Any, dx: float, steps: int = 8) -> None:
+        """Drag a finger across the widget's middle by dx pixels (negative: to the left)."""
+        from kivy.tests.common import UnitTestTouch
+
+        self.frames(2)
+        assert self.visible(widget), f"{widget} is not on show"
+        x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        self.frames()
+        for step in range(1, steps + 1):
+            touch.touch_move(x + dx * step / steps, y)
+            self.frames()
+        touch.touch_up()
+        self.frames()
+
     def type_into(self, field: Any, text: str) -> None:
         """Focus the TextInput by touching it, then type through the window's keyboard."""
         from kivy.core.window import Window

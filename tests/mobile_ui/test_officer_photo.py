@@ -36,7 +36,8 @@ def test_a_photo_is_sealed_on_the_phone_and_filed_with_the_case(app, live_server
     case = officer.wait_screen("supervise.case")
     toast = officer.app.root.ids.toast
     officer.tap(case.ids.photos)  # nothing filed yet
-    officer.wait(lambda: toast.shown and "No photos" in toast.text, "the empty case file")
+    officer.wait(lambda: toast.shown and "Nothing has been filed" in toast.text,
+                 "the empty case file")
     toast.hide()
     officer.tap(case.ids.photo)
     officer.wait(lambda: toast.shown and "filed with the case" in toast.text, "the photo")
@@ -61,10 +62,9 @@ def test_a_photo_is_sealed_on_the_phone_and_filed_with_the_case(app, live_server
     assert delivered.delivered == 1 and core.evidence.pending() == []
     assert len(_filed(app, case_id)) == 2
 
-    # Both photos are shown from the case file, decoded in memory (viewer copies).
+    # The case file shows them one at a time (what is viewed when: test_officer_case_file).
     officer.tap(case.ids.photos)
-    shown = popup(officer, "ImagesPopup")
-    images = officer.wait(lambda: len(shown.ids.frames.children) == 2 and
-                          shown.ids.frames.children, "the two photos")
-    assert all(i.texture is not None and i.texture.size[0] > 0 for i in images)
-    assert shown.title == "Photos in the case file"
+    shown = popup(officer, "CaseFilePopup")
+    first = officer.wait(lambda: shown.ids.slides.slides[0].texture, "the first photo")
+    assert first.size[0] > 0 and shown.ids.position.text == "1 / 2"
+    assert shown.title == "Case file"

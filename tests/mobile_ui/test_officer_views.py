@@ -1,5 +1,5 @@
 """The officer's screens' arithmetic and wording, without a window: the map projection
-and scale bar, the set-up forms' checks, alerts and reasons in words."""
+and scale bar, the set-up forms' checks, alerts, reasons and filed items in words."""
 
 from __future__ import annotations
 
@@ -82,6 +82,21 @@ def test_ages_and_reasons():
     assert words.attention_reason(tr, "something_new") == "something_new"
 
 
+@pytest.mark.parametrize(("content_type", "kind"), [
+    ("image/jpeg", "photo"), ("image/png", "photo"), ("application/pdf", "pdf"),
+    ("audio/mp4", "audio"), ("audio/wav", "audio"), ("video/mp4", "video"),
+    ("Application/PDF; charset=binary", "pdf"), ("application/zip", "file"), (None, "file")])
+def test_a_filed_item_is_named_by_its_kind(content_type, kind):
+    assert words.evidence_kind(content_type) == kind
+
+
+@pytest.mark.parametrize(("size", "said"), [
+    (0, "0 B"), (None, "0 B"), (1023, "1023 B"), (1024, "1.0 KB"), (12_788, "12.5 KB"),
+    (279_552, "273 KB"), (5 * 1024 ** 2 + 300_000, "5.3 MB"), (3 * 1024 ** 3, "3.0 GB")])
+def test_a_file_size_in_the_unit_a_person_reads(size, said):
+    assert words.file_size(size) == said
+
+
 def test_keys_built_at_run_time_exist_in_both_languages():
     from mobile.miniprograms.supervise import MINIPROGRAM
     from mobile.miniprograms.supervise.travel import STATUS_LEVEL
@@ -96,6 +111,7 @@ def test_keys_built_at_run_time_exist_in_both_languages():
              + [f"supervise.checkin.{s}" for s in ("ok", "late", "failed", "unscheduled")]
              + [f"supervise.reason.{r}" for r in ("late", "flag", "answer", "liveness_review",
                                                   "capture_time_mismatch", "outside_zone",
-                                                  "liveness_failed")])
+                                                  "liveness_failed")]
+             + [f"supervise.casefile.kind.{k}" for k in words.EVIDENCE_KINDS])
     for lang in ("en", "zh_CN"):
         assert [k for k in built if k not in MINIPROGRAM.strings[lang]] == [], lang

@@ -9,14 +9,15 @@ from typing import Any
 from kivy.properties import DictProperty, ObjectProperty, StringProperty
 
 from mobile.miniprograms.supervise import WRITERS, casework, words
+from mobile.miniprograms.supervise.casefile import CaseFilePopup
 from mobile.miniprograms.supervise.cases import status_words
-from mobile.miniprograms.supervise.images import ImagesPopup, evidence_images
+from mobile.miniprograms.supervise.images import case_evidence
 from mobile.ui.dialogs import ask_confirm
 from mobile.ui.i18n import format_time
 from mobile.ui.screen import ShouwangScreen
 
 WEEK = "1234567"
-PHOTO_PURPOSE = "case file review"  # staff state one for every evidence view
+CASE_FILE_PURPOSE = "case file review"  # staff state one for every evidence view
 
 
 def rule_line(tr: words.Tr, rule: dict[str, Any]) -> str:
@@ -46,7 +47,7 @@ def zone_line(tr: words.Tr, zone: dict[str, Any]) -> str:
 class CaseScreen(ShouwangScreen):
     case = DictProperty({})
     loaded = StringProperty("")
-    photos_popup = ObjectProperty(None, allownone=True)  # the last one opened
+    case_file_popup = ObjectProperty(None, allownone=True)  # the last one opened
 
     def on_kv_post(self, base_widget: Any) -> None:
         self._write_actions = self.ids.write_actions.__self__  # ids are weak proxies
@@ -123,19 +124,18 @@ class CaseScreen(ShouwangScreen):
         self.app.toast(self.tr(key), "error" if sent is None else "info")
 
     def show_photos(self) -> None:
+        """The case file: listed now, each photo fetched only when it is shown."""
         ref = casework.case_ref(self.case["id"])
-        self.call(lambda: evidence_images(self.core, ref, PHOTO_PURPOSE), self._photos,
+        self.call(lambda: case_evidence(self.core, ref, CASE_FILE_PURPOSE), self._case_file,
                   "supervise.action.photos")
 
-    def _photos(self, jpegs: list[bytes]) -> None:
-        if not jpegs:
+    def _case_file(self, items: list[dict[str, Any]]) -> None:
+        if not items:
             self.app.toast(self.tr("supervise.photos.none"))
             return
-        popup = ImagesPopup(title_key="supervise.photos.title",
-                           note_key="supervise.photos.note")
-        popup.show_frames(jpegs)
+        popup = CaseFilePopup(items, CASE_FILE_PURPOSE)
         popup.open()
-        self.photos_popup = popup
+        self.case_file_popup = popup
 
     def random_check(self) -> None:
         case_id = self.case["id"]

@@ -1,4 +1,4 @@
-"""Evidence images shown to staff: a check-in's kept face frames, a case file's photos.
+"""Evidence shown to staff: a check-in's kept face frames, a case file's items.
 
 Fetched as audited evidence views (metadata-free viewer copies) and decoded in
 memory for a popup, never written to the phone's storage. Used from more than one
@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kivy.core.image import Image as CoreImage
+from kivy.graphics.texture import Texture
 from kivy.properties import StringProperty
 from kivy.uix.image import Image
 from kivy.uix.popup import Popup
@@ -24,24 +25,39 @@ from mobile.ui.screen import load_kv_once
 KV = Path(__file__).with_suffix(".kv")
 
 
-def evidence_images(core: AppCore, case_ref: str, purpose: str) -> list[bytes]:
-    """The viewer copies of the images filed under `case_ref`, in the order they were
-    filed; each view audited with `purpose`. Blocks: run through `call`."""
+def case_evidence(core: AppCore, case_ref: str, purpose: str) -> list[dict[str, Any]]:
+    """What is filed under `case_ref` that I may read, in filing order (the listing is
+    audited with `purpose`; nothing is downloaded). Blocks: run it off the UI thread."""
     try:
-        listed = core.call("GET", "/api/evidence?" + urlencode(
-            {"case_ref": case_ref, "purpose": purpose}))
+        return list(core.call("GET", "/api/evidence?" + urlencode(
+            {"case_ref": case_ref, "purpose": purpose})))
     except ApiProblem as problem:
         if problem.status == 404:  # nothing filed that I may read (the server says no more)
             return []
         raise
+
+
+def viewer_copy(core: AppCore, evidence_id: str, purpose: str) -> bytes:
+    """One item's metadata-free viewer copy: an audited view on the server. Blocks."""
     view = urlencode({"purpose": purpose})
-    return [core.client.download(f"/api/evidence/{e['id']}/content?{view}") for e in listed
+    return core.client.download(f"/api/evidence/{evidence_id}/content?{view}")
+
+
+def evidence_images(core: AppCore, case_ref: str, purpose: str) -> list[bytes]:
+    """The viewer copies of the images filed under `case_ref`, in the order they were
+    filed; each view audited with `purpose`. Blocks: run through `call`."""
+    return [viewer_copy(core, e["id"], purpose) for e in case_evidence(core, case_ref, purpose)
             if str(e.get("content_type", "")).startswith("image/")]
 
 
+def texture_of(data: bytes, content_type: str = "image/jpeg") -> Texture:
+    """Decoded in memory: a viewer copy never touches the phone's storage."""
+    ext = "png" if content_type == "image/png" else "jpg"
+    return CoreImage(io.BytesIO(data), ext=ext).texture
+
+
 class ImagesPopup(Popup):
-    """Images side by side: a check-in's face frames (the default keys) or a case
-    file's photos (title_key, note_key)."""
+    """Images side by side for comparison: a check-in's face frames."""
 
     title_key = StringProperty("supervise.faces.title")
     note_key = StringProperty("supervise.faces.note")
@@ -54,4 +70,4 @@ class ImagesPopup(Popup):
         box = self.ids.frames
         box.clear_widgets()
         for jpeg in jpegs:
-            box.add_widget(Image(texture=CoreImage(io.BytesIO(jpeg), ext="jpg").texture))
+            box.add_widget(Image(texture=texture_of(jpeg)))

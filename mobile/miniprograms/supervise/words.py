@@ -1,5 +1,5 @@
-"""Alerts, statuses and reasons said in words an officer on duty reads at a glance, in
-the app's language (the server's summaries are bilingual log lines, not UI text)."""
+"""Alerts, statuses, reasons and filed evidence said in words an officer on duty reads
+at a glance, in the app's language (the server's summaries are bilingual log lines, not UI text)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ RULES = ("missed_checkin", "random_check_unanswered", "inclusion_exit", "exclusi
 SEVERITY_LEVEL = {"violation": "red", "warning": "yellow"}
 STATUS_LEVEL = {"open": "red", "acknowledged": "yellow", "resolved": "green"}
 ZONE_RULES = ("inclusion_exit", "exclusion_entry", "curfew_breach")
+EVIDENCE_KINDS = ("photo", "pdf", "audio", "video", "file")  # supervise.casefile.kind.*
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -66,3 +67,24 @@ def attention_reason(tr: Tr, reason: str) -> str:
                 "liveness_failed", "captured_offline"):
         return tr(f"supervise.reason.{head}")
     return reason
+
+
+def evidence_kind(content_type: str | None) -> str:
+    """What a filed item is, as one of EVIDENCE_KINDS."""
+    kind = str(content_type or "").split(";")[0].strip().lower()
+    if kind.startswith("image/"):
+        return "photo"
+    if kind == "application/pdf":
+        return "pdf"
+    return next((k for k in ("audio", "video") if kind.startswith(k + "/")), "file")
+
+
+def file_size(size: int | None) -> str:
+    """Bytes in the unit a person reads (1024-based, as phones show storage)."""
+    amount = float(max(0, size or 0))
+    for unit in ("B", "KB", "MB"):
+        if amount < 1024:
+            digits = 0 if unit == "B" or amount >= 100 else 1  # 512 B, 3.4 KB, 120 KB
+            return f"{amount:.{digits}f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} GB"
