@@ -10,12 +10,22 @@ streaming, and hashes those. Correctness never rests on the cache; it saves
 a second read and decryption of the whole object (the bound under gm, where
 SM4-GCM runs at ~0.1 GB/s). A mismatch is re-checked from storage before the
 upload is failed, and images are always read back (their pixels are needed).
+
+A stored chunk that is missing or short when read back (lost by the store
+after it was acknowledged) does not fail the upload: the phone keeps the whole
+sealed object until the upload completes (mobile.core.evidence) and can send
+it again, so the upload goes back to that chunk (`take_again`) and the answer
+is 409 chunk_missing with errors.next_chunk. Failing it would strand the
+phone's copy: a failed upload's id is never taken again. A chunk that is there
+but does not authenticate was altered at rest: that fails the upload
+(storage_integrity), as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -39,9 +49,11 @@ from server.evidence.models import COMPLETE, FAILED, Evidence
 from server.evidence.storage import EvidenceStore, StorageError
 from server.extensions import db
 from server.identity.models import Account
+from shared.profiles import get_profile
 from shared.stream import StreamError
 
 MiB = 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 def _setting(name: str, default: int) -> int:
@@ -119,6 +131,11 @@ class RunningHashes:
             entry = self._states.get(object_id)
         return entry[0] if entry is not None else None
 
+    def forget(self, object_id: str) -> None:
+        """Drop the upload's state: its next chunk is hashed from storage at the end."""
+        with self._lock:
+            self._states.pop(object_id, None)
+
     def take(self, object_id: str, count: int) -> str | None:
         with self._lock:
             entry = self._states.pop(object_id, None)
@@ -133,13 +150,22 @@ def _read_back(ev: Evidence, store: EvidenceStore, key: bytes,
     """SHA-256 of the stored object's plaintext (and the plaintext, if `keep`)."""
     digest = hashlib.sha256()
     kept = bytearray() if keep else None
+    index = 0
     try:
         for plain in crypto.decrypt_stored(store, ev.id, "orig", key, ev.stream_header,
                                            ev.size, ev.chunk_count):
             digest.update(plain)
             if kept is not None:
                 kept += plain
-    except (StreamError, StorageError) as exc:
+            index += 1
+    except StorageError as exc:  # chunk `index` is gone: the phone sends it again
+        take_again(ev, index, str(exc))
+        db.session.commit()
+        raise Conflict(f"Chunk {index} is no longer stored on the server ({exc}); nothing "
+                       f"is lost while the phone has it: send the upload again from chunk "
+                       f"{index}.", errors={"next_chunk": index},
+                       reason="chunk_missing") from None
+    except StreamError as exc:
         fail(ev, store, Conflict(f"Stored chunks did not read back intact ({exc}).",
                                  reason="storage_integrity"))
     return digest.hexdigest(), None if kept is None else bytes(kept)
@@ -193,6 +219,21 @@ def fail(ev: Evidence, store: EvidenceStore, error: ApiError) -> NoReturn:
     db.session.commit()
     discard(store, ev.id)
     raise error
+
+
+def take_again(ev: Evidence, index: int, why: str) -> None:
+    """Acknowledged chunk `index` of an upload no longer reads back (`why`): the upload
+    goes back to it, as if it had never arrived. Stored data went missing, so it is
+    logged at error level and audited; the caller commits. Later chunks still stored
+    are read back again (server.evidence.progress) or simply sent again, and the
+    whole object is hashed from storage when it completes."""
+    log.error("evidence %s: acknowledged chunk %d is no longer stored (%s); the upload "
+              "goes back to it", ev.id, index, why)
+    record("evidence.chunk_lost", target_type="evidence", target_id=ev.id, outcome="lost",
+           details={"index": index, "next_chunk_was": ev.next_chunk, "why": why[:200]})
+    RUNNING.forget(ev.id)
+    ev.next_chunk, ev.updated_at = index, utcnow()
+    ev.stored_bytes = index * (ev.chunk_size + get_profile(ev.profile).tag_size)
 
 
 def discard(store: EvidenceStore, object_id: str) -> None:

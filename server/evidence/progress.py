@@ -20,6 +20,11 @@ recovered from them:
   never stored, so never acknowledged); a full-length one that does not
   authenticate was altered at rest (storage_integrity).
 
+A chunk before `next_chunk` that went missing after it was acknowledged is
+found where the service reads it (a resend, or the read-back when the upload
+completes) and the upload goes back to it (server.evidence.finish.take_again):
+the phone sends it again.
+
 The final chunk is never counted here: finishing always commits.
 """
 

@@ -12,6 +12,7 @@ Finishing (hash, sealing, viewer copy) is in server.evidence.finish.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -32,7 +33,7 @@ from server.audit.service import record
 from server.dbtypes import utcnow
 from server.evidence import crypto, finish, images, progress
 from server.evidence.models import ABORTED, COMPLETE, EXPIRED, UPLOADING, Evidence
-from server.evidence.storage import get_store
+from server.evidence.storage import StorageError, get_store
 from server.extensions import db
 from server.identity import policy
 from server.identity.authn import Principal
@@ -40,6 +41,7 @@ from server.identity.models import Account, Jurisdiction
 from shared.profiles import get_profile
 from shared.stream import StreamDecryptor, StreamError
 
+log = logging.getLogger(__name__)
 _DECLARED = ("size", "sha256", "chunk_count", "stream_header", "declared_type")
 COMMIT_EVERY_MS = 1000
 # Hashes chunks beside their writes (put_chunk). Threads start on first use, so a
@@ -150,14 +152,27 @@ def put_chunk(principal: Principal, object_id: str, index: int, body: bytes,
     prof = get_profile(ev.profile)
     stride = ev.chunk_size + prof.tag_size
     own = finish.RUNNING.position(ev.id) or 0
+    taken_again = False
     if index < max(ev.next_chunk, own) and ev.state in (UPLOADING, COMPLETE):
         length = crypto.ciphertext_length(ev.chunk_size, ev.size, index, ev.chunk_count,
                                           prof.tag_size)
-        stored = store.read_chunk(ev.id, "orig", index, index * stride, length)
-        if hmac.compare_digest(stored, body):
-            return _ack(ev, max(ev.next_chunk, own), index, duplicate=True)
-        raise Conflict(f"Chunk {index} was already acknowledged with different bytes.",
-                       reason="chunk_differs")
+        try:
+            stored = store.read_chunk(ev.id, "orig", index, index * stride, length)
+        except StorageError as exc:
+            if ev.state == COMPLETE:  # sealed evidence is never written again
+                log.error("evidence %s: chunk %d of complete evidence is no longer stored "
+                          "(%s)", ev.id, index, exc)
+                raise Conflict(f"Stored evidence did not read back intact ({exc}).",
+                               errors={"index": index}, reason="storage_integrity") from None
+            # Lost after it was acknowledged: this resend is taken as the chunk that
+            # comes next, authenticated and stored like any other (below).
+            finish.take_again(ev, index, str(exc))
+            taken_again = True
+        else:
+            if hmac.compare_digest(stored, body):
+                return _ack(ev, max(ev.next_chunk, own), index, duplicate=True)
+            raise Conflict(f"Chunk {index} was already acknowledged with different bytes.",
+                           reason="chunk_differs")
     if ev.state != UPLOADING:
         raise Conflict(f"Upload {ev.id} is {ev.state}.", reason=ev.state)
     key = finish.RUNNING.key(ev.id, index) or crypto.object_key(ev.device_id, ev.id, ev.profile)
@@ -204,7 +219,8 @@ def put_chunk(principal: Principal, object_id: str, index: int, body: bytes,
     # Progress is committed on the first and last chunk and every COMMIT_EVERY_MS;
     # in between the stored chunk is the record (server.evidence.progress).
     every = current_app.config.get("SHOUWANG_EVIDENCE_COMMIT_EVERY_MS", COMMIT_EVERY_MS)
-    due = index == 0 or final or now - ev.updated_at >= timedelta(milliseconds=every)
+    due = (taken_again or index == 0 or final
+           or now - ev.updated_at >= timedelta(milliseconds=every))
     ev.next_chunk, ev.stored_bytes = index + 1, index * stride + len(body)
     if final:
         finish.complete(principal.account, ev, store, key)

@@ -12,6 +12,10 @@ place, so a retried upload can never leave a duplicated chunk behind.
     file backend: <root>/<id[:2]>/<id>.<variant>, chunk i at offset i * (chunk_size + tag)
     S3 backend:   <prefix><id>/<variant>/<i, 10 digits>, one object per chunk
                   (S3 objects cannot be appended to or written in place)
+
+StorageError: the object is not there as the database says (missing, short, or
+a hole of a file that was re-created). Callers decide what that means: an upload
+takes the chunk again (server.evidence.finish.take_again), a download is 409.
 """
 
 from __future__ import annotations
@@ -87,6 +91,13 @@ class FileStore:
             os.close(fd)
         if len(data) != length:
             raise StorageError(f"evidence object {object_id}.{variant} is truncated")
+        if data.count(0) == length:
+            # A hole: chunks are written at fixed offsets, so a file that vanished
+            # and was written again past its start reads zeros where nothing was
+            # written since. Stored ciphertext is all zeros only if its AEAD tag
+            # happens to be: a 2**-128 chance.
+            raise StorageError(f"evidence object {object_id}.{variant} has no chunk {index} "
+                               "(a hole: it was never written to this file)")
         return data
 
     def delete(self, object_id: str, variant: str) -> None:

@@ -9,6 +9,7 @@ mocked: only the S3 service is a local one.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import urllib.request
 import uuid
@@ -38,6 +39,7 @@ from tests.evidence.phone_side import (
 BUCKET = "shouwang-evidence-test"
 PREFIX = "evidence/"
 STORE_KEY = "shouwang.evidence_store"  # where get_store() keeps the app's store
+COMMIT_EVERY = "SHOUWANG_EVIDENCE_COMMIT_EVERY_MS"
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +241,66 @@ def test_a_later_chunk_deleted_behind_the_service_cuts_the_stream(app, demo, s3,
     assert response.headers["Content-Length"] == str(len(sealed.plaintext))
     with pytest.raises(StorageError, match=f"{sealed.object_id}.orig/3 is missing"):
         response.get_data()
+
+
+# -- a store that loses chunks, refuses, or is down -----------------------------------
+
+@pytest.fixture()
+def row_commits_every_chunk(app: Flask) -> Iterator[None]:
+    """The row knows every acknowledged chunk, so a lost one is found by reading back."""
+    app.config[COMMIT_EVERY] = 0
+    yield
+    app.config.pop(COMMIT_EVERY, None)
+
+
+def _chunk_key(object_id: str, index: int) -> str:
+    return f"{PREFIX}{object_id}/orig/{index:010d}"
+
+
+def _send_from(officer: EvidencePhone, sealed: Any, start: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    for i in range(start, len(sealed.chunks)):
+        response = officer.put(sealed, i)
+        assert response.status_code == 200, response.get_json()
+        answer = response.get_json()
+    return answer
+
+
+def test_a_chunk_deleted_from_the_bucket_before_completion_is_asked_for_again(
+        app, demo, s3, s3_store, row_commits_every_chunk, caplog):
+    _, client = s3
+    officer = EvidencePhone.login(app, "officer")
+    sealed = officer.seal(pdf_bytes(), "application/pdf")
+    officer.declare(sealed)
+    for i in range(5):
+        assert officer.put(sealed, i).status_code == 200
+    client.delete_object(Bucket=BUCKET, Key=_chunk_key(sealed.object_id, 3))  # NoSuchKey
+    RUNNING.forget(sealed.object_id)  # completion hashes from the bucket
+    with caplog.at_level(logging.ERROR, logger="server.evidence"):
+        last = officer.put(sealed, 5)
+    assert last.status_code == 409, last.get_json()
+    assert last.get_json()["errors"] == {"reason": "chunk_missing", "next_chunk": 3}
+    assert f"{sealed.object_id}.orig/3 is missing" in last.get_json()["message"]
+    assert any("chunk 3 is no longer stored" in r.getMessage() for r in caplog.records)
+    status = officer.status(sealed.object_id).get_json()
+    assert status["state"] == "uploading" and status["next_chunk"] == 3
+    assert _send_from(officer, sealed, 3)["state"] == "complete"
+    assert len(_keys(client, f"{PREFIX}{sealed.object_id}/orig/")) == len(sealed.chunks)
+    assert content(officer.phone, sealed.object_id).data == sealed.plaintext
+
+
+def test_a_resent_chunk_deleted_from_the_bucket_is_stored_again(app, demo, s3, s3_store):
+    _, client = s3
+    officer = EvidencePhone.login(app, "officer")
+    sealed = officer.seal(pdf_bytes(), "application/pdf")
+    officer.declare(sealed)
+    for i in range(4):
+        assert officer.put(sealed, i).status_code == 200
+    client.delete_object(Bucket=BUCKET, Key=_chunk_key(sealed.object_id, 1))
+    resent = officer.put(sealed, 1)
+    assert resent.status_code == 200, resent.get_json()
+    assert resent.get_json()["next_chunk"] == 2 and resent.get_json()["duplicate"] is False
+    assert _body(client, _chunk_key(sealed.object_id, 1)) == sealed.chunks[1]
+    assert _send_from(officer, sealed, 2)["state"] == "complete"
+    assert content(officer.phone, sealed.object_id).data == sealed.plaintext
+
