@@ -23,7 +23,9 @@ recovered from them:
 A chunk before `next_chunk` that went missing after it was acknowledged is
 found where the service reads it (a resend, or the read-back when the upload
 completes) and the upload goes back to it (server.evidence.finish.take_again):
-the phone sends it again.
+the phone sends it again. A store that does not answer at all
+(StorageUnavailable) recovers nothing: status falls back on the row, which
+never runs ahead of what was acknowledged.
 
 The final chunk is never counted here: finishing always commits.
 """
@@ -35,7 +37,7 @@ from typing import Any
 from server.evidence import crypto
 from server.evidence.finish import RUNNING
 from server.evidence.models import UPLOADING, Evidence
-from server.evidence.storage import EvidenceStore, StorageError
+from server.evidence.storage import EvidenceStore, StorageError, StorageUnavailable
 from server.keys.devices import DeviceKeyUnavailable
 from shared.profiles import get_profile
 from shared.stream import StreamDecryptor, StreamError
@@ -90,6 +92,8 @@ def status(ev: Evidence, store: EvidenceStore) -> dict[str, Any]:
         nxt = exc.index
     except DeviceKeyUnavailable:
         nxt = ev.next_chunk  # its device is revoked: the upload cannot go on anyway
+    except StorageUnavailable:
+        nxt = ev.next_chunk  # the store is down (logged there): what the row knows
     stored_bytes = ev.stored_bytes if nxt == ev.next_chunk else nxt * stride(ev)
     return {"id": ev.id, "state": ev.state, "next_chunk": nxt, "chunk_count": ev.chunk_count,
             "stored_bytes": stored_bytes, "content_type": ev.content_type,

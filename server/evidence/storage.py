@@ -13,27 +13,47 @@ place, so a retried upload can never leave a duplicated chunk behind.
     S3 backend:   <prefix><id>/<variant>/<i, 10 digits>, one object per chunk
                   (S3 objects cannot be appended to or written in place)
 
-StorageError: the object is not there as the database says (missing, short, or
-a hole of a file that was re-created). Callers decide what that means: an upload
-takes the chunk again (server.evidence.finish.take_again), a download is 409.
+Two kinds of failure, kept apart because callers answer them differently:
+
+- StorageError: the object is not there as the database says (missing, short,
+  or a hole of a file that was re-created). Callers decide what that means: an
+  upload takes the chunk again (server.evidence.finish.take_again), a download
+  is 409.
+- StorageUnavailable: the store did not answer (S3 throttling, a 5xx, a
+  connection or credentials failure). Nothing is known about the object; the
+  API answers 503 with Retry-After and the same request can be sent again.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 from flask import current_app
 
+from server.api.errors import ServiceUnavailable
+
 OBJECT_ID = re.compile(r"^[0-9a-f]{32}$")
 VARIANTS = ("orig", "view")
+RETRY_AFTER_S = 5  # what a 503 for an unavailable store asks the client to wait
+log = logging.getLogger(__name__)
 
 
 class StorageError(Exception):
     """A stored object is missing or shorter than the database says."""
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The store did not answer as a store should (throttled, down, misconfigured):
+    503 with Retry-After. Says nothing about whether the object is there."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, RETRY_AFTER_S, reason="storage_unavailable")
 
 
 def _check(object_id: str, variant: str) -> None:
@@ -135,43 +155,100 @@ class S3Store:
         base = f"{self.prefix}{object_id}/{variant}/"
         return base if index is None else f"{base}{index:010d}"
 
+    @contextmanager
+    def _answering(self, doing: str) -> Iterator[None]:
+        """The service's or the connection's failure while `doing`, as StorageUnavailable."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            log.error("evidence store (S3 bucket %s): %s failed: %s %s", self.bucket, doing,
+                      error.get("Code"), error.get("Message"))
+            raise StorageUnavailable(f"Evidence storage did not answer ({error.get('Code')}); "
+                                     "send the same request again after Retry-After.") from exc
+        except BotoCoreError as exc:
+            log.error("evidence store (S3 bucket %s): %s failed: %s", self.bucket, doing, exc)
+            raise StorageUnavailable(f"Evidence storage cannot be reached "
+                                     f"({type(exc).__name__}); send the same request again "
+                                     "after Retry-After.") from exc
+
     def write_chunk(self, object_id: str, variant: str, index: int, offset: int,
                     data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(object_id, variant, index),
-                               Body=data, ContentType="application/octet-stream")
+        key = self._key(object_id, variant, index)
+        with self._answering(f"writing {key}"):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                   ContentType="application/octet-stream")
 
     def read_chunk(self, object_id: str, variant: str, index: int, offset: int,
                    length: int) -> bytes:
-        try:
-            body = self.client.get_object(Bucket=self.bucket,
-                                          Key=self._key(object_id, variant, index))["Body"]
-            data: bytes = body.read()
-        except self.client.exceptions.NoSuchKey as exc:
-            raise StorageError(f"evidence chunk {object_id}.{variant}/{index} is missing") from exc
+        from botocore.exceptions import ClientError
+
+        key = self._key(object_id, variant, index)
+        name = f"evidence chunk {object_id}.{variant}/{index}"
+        with self._answering(f"reading {key}"):
+            try:
+                data: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except ClientError as exc:
+                why = missing_key(exc.response)
+                if why is None:
+                    raise  # not about this object: the store is unavailable
+                raise StorageError(f"{name} {why}") from exc
         if len(data) != length:
-            raise StorageError(f"evidence chunk {object_id}.{variant}/{index} has a bad length")
+            raise StorageError(f"{name} has a bad length")
         return data
 
     def delete(self, object_id: str, variant: str) -> None:
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self._key(object_id, variant))
-        for page in pages:  # at most 1000 keys per page, the delete_objects limit
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+        prefix = self._key(object_id, variant)
+        with self._answering(f"deleting {prefix}"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix)
+            for page in pages:  # at most 1000 keys per page, the delete_objects limit
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
 
     def objects(self) -> Iterator[tuple[str, str]]:
         seen: set[tuple[str, str]] = set()
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix)
-        for page in pages:
-            for item in page.get("Contents", []):
-                parts = item["Key"][len(self.prefix):].split("/")
-                if len(parts) == 3 and OBJECT_ID.fullmatch(parts[0]) and parts[1] in VARIANTS:
-                    pair = (parts[0], parts[1])
-                    if pair not in seen:
-                        seen.add(pair)
-                        yield pair
+        with self._answering(f"listing {self.prefix}"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    parts = item["Key"][len(self.prefix):].split("/")
+                    if (len(parts) == 3 and OBJECT_ID.fullmatch(parts[0])
+                            and parts[1] in VARIANTS):
+                        pair = (parts[0], parts[1])
+                        if pair not in seen:
+                            seen.add(pair)
+                            yield pair
+
+
+# GetObject answers that mean "no such object here" (S3 and S3-compatible stores).
+_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def missing_key(response: Mapping[str, Any]) -> str | None:
+    """Why a failed GetObject's answer (botocore's ClientError.response) means the object
+    is not there, or None if it says something else (throttling, 5xx, a missing
+    bucket, bad credentials: the store is unavailable, the object may be fine).
+
+    S3 answers 403 AccessDenied, not 404, for a key that does not exist when the
+    caller lacks s3:ListBucket on the bucket, so it cannot tell the caller what
+    exists. A role without s3:GetObject on the key gets the same answer; the
+    message says both.
+    """
+    error = response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in _NOT_FOUND:
+        return "is missing"
+    if code == "AccessDenied" or (code == "403" and status == 403):
+        return ("is missing or not readable (S3 answered 403 AccessDenied, as it does for "
+                "a missing key when the role lacks s3:ListBucket, or when it may not "
+                "read the key)")
+    return None
 
 
 def store_from_env(instance_path: Path) -> EvidenceStore:

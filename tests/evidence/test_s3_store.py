@@ -9,16 +9,21 @@ mocked: only the S3 service is a local one.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from flask import Flask
 from moto.server import ThreadedMotoServer
 
@@ -26,7 +31,7 @@ from server.dbtypes import utcnow
 from server.evidence.finish import RUNNING
 from server.evidence.models import Evidence
 from server.evidence.service import cleanup_stale_uploads
-from server.evidence.storage import S3Store, StorageError
+from server.evidence.storage import S3Store, StorageError, missing_key
 from server.extensions import db
 from tests.evidence.phone_side import (
     MARKER,
@@ -304,3 +309,145 @@ def test_a_resent_chunk_deleted_from_the_bucket_is_stored_again(app, demo, s3, s
     assert _send_from(officer, sealed, 2)["state"] == "complete"
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
+
+def _reset_auth(endpoint: str, count: str) -> str:
+    """Set how many more requests moto serves before it enforces IAM; the old value."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(),
+                                     method="POST", headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(request) as response:
+        return str(json.load(response)["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"])
+
+
+@contextmanager
+def _iam_enforced(endpoint: str) -> Iterator[None]:
+    """moto checks every request's signature and IAM policy, as S3 does (moto-wide)."""
+    previous = _reset_auth(endpoint, "0")
+    try:
+        yield
+    finally:
+        _reset_auth(endpoint, previous)
+
+
+def _role_client(endpoint: str, statements: list[dict[str, Any]]) -> Any:
+    """A boto3 S3 client for a new IAM user allowed just `statements` (no s3:ListBucket)."""
+    iam = boto3.client("iam", endpoint_url=endpoint)
+    name = f"evidence-{uuid.uuid4().hex[:12]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="evidence", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key["AccessKeyId"],
+                        aws_secret_access_key=key["SecretAccessKey"])
+
+
+def test_a_403_for_a_chunk_that_is_not_there_is_a_missing_chunk(
+        app, demo, s3, s3_store, row_commits_every_chunk):
+    """AWS answers GetObject on a key that does not exist with 403 AccessDenied when
+    the role lacks s3:ListBucket. moto answers NoSuchKey whatever the role, so this
+    role is also denied s3:GetObject on the lost key: the answer on the wire, a 403
+    AccessDenied for GetObject from the S3 server, is the same."""
+    endpoint, client = s3
+    officer = EvidencePhone.login(app, "officer")
+    sealed = officer.seal(pdf_bytes(), "application/pdf")
+    officer.declare(sealed)
+    for i in range(5):
+        assert officer.put(sealed, i).status_code == 200
+    lost = _chunk_key(sealed.object_id, 2)
+    client.delete_object(Bucket=BUCKET, Key=lost)
+    role = _role_client(endpoint, [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": f"arn:aws:s3:::{BUCKET}/{PREFIX}*"},
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/{lost}"}])
+    RUNNING.forget(sealed.object_id)
+    with _iam_enforced(endpoint):
+        with pytest.raises(ClientError) as denied:  # the premise: S3's own 403
+            role.get_object(Bucket=BUCKET, Key=lost)
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+        assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        app.extensions[STORE_KEY] = S3Store(BUCKET, PREFIX, client=role)
+        last = officer.put(sealed, 5)
+        assert last.status_code == 409, last.get_json()
+        body = last.get_json()
+        assert body["errors"] == {"reason": "chunk_missing", "next_chunk": 2}
+        assert "403 AccessDenied" in body["message"] and "s3:ListBucket" in body["message"]
+
+        # Another 403 (credentials S3 does not know) says nothing about the object: 503.
+        app.extensions[STORE_KEY] = s3_store
+        assert officer.status(sealed.object_id).get_json()["next_chunk"] == 2  # the row's
+        refused = officer.put(sealed, 2)
+        assert refused.status_code == 503, refused.get_json()
+        assert refused.get_json()["errors"]["reason"] == "storage_unavailable"
+        assert "InvalidAccessKeyId" in refused.get_json()["message"]
+        assert refused.headers["Retry-After"] == "5"
+    assert _send_from(officer, sealed, 2)["state"] == "complete"
+    assert content(officer.phone, sealed.object_id).data == sealed.plaintext
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_store_that_is_down_is_503_and_status_still_answers(app, demo, s3, s3_store,
+                                                              caplog):
+    app.config[COMMIT_EVERY] = 10**9  # the row lags: status would read the bucket
+    try:
+        officer = EvidencePhone.login(app, "officer")
+        done = officer.seal(pdf_bytes(), "application/pdf")
+        assert officer.upload(done).get_json()["state"] == "complete"
+        sealed = officer.seal(pdf_bytes(), "application/pdf")
+        officer.declare(sealed)
+        for i in range(4):
+            assert officer.put(sealed, i).status_code == 200
+        RUNNING.forget(sealed.object_id)
+        down = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+                            config=Config(retries={"mode": "standard", "max_attempts": 1},
+                                          connect_timeout=2, read_timeout=2))
+        app.extensions[STORE_KEY] = S3Store(BUCKET, PREFIX, client=down)
+        with caplog.at_level(logging.ERROR, logger="server.evidence"):
+            status = officer.status(sealed.object_id)
+            assert status.status_code == 200, status.get_json()
+            assert status.get_json()["next_chunk"] == 1  # what the row knows, no more
+            refused = officer.put(sealed, 4)
+        assert refused.status_code == 503, refused.get_json()
+        body = refused.get_json()
+        assert body["errors"] == {"reason": "storage_unavailable"}
+        assert "EndpointConnectionError" in body["message"]
+        assert "send the same request again after Retry-After" in body["message"]
+        assert refused.headers["Retry-After"] == "5"
+        assert any("evidence store" in r.getMessage() and r.levelno == logging.ERROR
+                   for r in caplog.records)
+        download = content(officer.phone, done.object_id)
+        assert download.status_code == 503 and download.headers["Retry-After"] == "5"
+        assert download.get_json()["errors"] == {"reason": "storage_unavailable"}
+
+        app.extensions[STORE_KEY] = s3_store  # the store is back
+        assert officer.status(sealed.object_id).get_json()["next_chunk"] == 4
+        assert _send_from(officer, sealed, 4)["state"] == "complete"
+        assert content(officer.phone, sealed.object_id).data == sealed.plaintext
+    finally:
+        app.config.pop(COMMIT_EVERY, None)
+
+
+def _client_error(code: str, status: int, message: str = "") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+
+
+@pytest.mark.parametrize(("code", "status", "missing"), [
+    ("NoSuchKey", 404, True),
+    ("404", 404, True),  # a bare status, as HEAD and some S3-compatible stores answer
+    ("AccessDenied", 403, True),  # a missing key without s3:ListBucket
+    ("NoSuchBucket", 404, False),  # the deployment is wrong, not the object
+    ("InvalidAccessKeyId", 403, False),
+    ("SlowDown", 503, False),
+    ("InternalError", 500, False),
+    ("ServiceUnavailable", 503, False),
+    ("RequestTimeout", 400, False),
+])
+def test_which_getobject_errors_mean_the_chunk_is_missing(code, status, missing):
+    why = missing_key(_client_error(code, status).response)
+    assert (why is not None) is missing
+    if code == "AccessDenied":
+        assert why is not None and "s3:ListBucket" in why
