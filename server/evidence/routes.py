@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
+from flask_smorest.error_handler import ErrorSchema
 
 from server.api import Blueprint
 from server.evidence import reading, service
@@ -19,6 +20,23 @@ blp = Blueprint("evidence", __name__, url_prefix="/api/evidence",
 _BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 _FINAL = {"in": "header", "name": "X-Final-Chunk", "required": False,
           "description": "1 on the last chunk", "schema": {"type": "string", "enum": ["1"]}}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before sending the same "
+                                               "request again", "schema": {"type": "integer"}}}
+STORE_DOWN = ("Evidence storage did not answer (reason storage_unavailable: throttled, down or "
+              "misconfigured): send the same request again after Retry-After")
+CHUNK_CONFLICT = (
+    "Not taken; errors.reason says why. chunk_order: send from errors.next_chunk. "
+    "chunk_missing: the server lost a chunk it had acknowledged (this one was stored); "
+    "send from errors.next_chunk again, from the phone's copy. chunk_differs: other bytes "
+    "than the chunk acknowledged at this index. other_device: the upload is another "
+    "device's. storage_integrity: a stored chunk was altered at rest (the upload failed), "
+    "or complete evidence lost the chunk (errors.index). failed, aborted, expired: the "
+    "upload's state. device_revoked, device_uncharged: the device has no usable key")
+CONTENT_CONFLICT = (
+    "Not served, and no view is logged; errors.reason says why. key_unavailable: the "
+    "jurisdiction key version that sealed it (errors.key_version) is missing, destroyed or "
+    "retired. storage_integrity: the stored object did not read back intact (missing, "
+    "truncated or altered at rest); the message names what")
 
 
 @blp.before_request
@@ -63,6 +81,8 @@ def upload_status(object_id: str) -> Any:
 @blp.auth_required(sealed_body=True)  # service.put_chunk authenticates it before storing
 @blp.doc(requestBody={"required": True, "content": _BINARY}, parameters=[_FINAL])
 @blp.response(200, s.ChunkAckSchema)
+@blp.alt_response(409, schema=ErrorSchema, description=CHUNK_CONFLICT)
+@blp.alt_response(503, schema=ErrorSchema, description=STORE_DOWN, headers=_RETRY_AFTER)
 def put_chunk(object_id: str, index: int) -> Any:
     """Send one encrypted chunk (the raw body); a resend of the same bytes is acknowledged"""
     return service.put_chunk(current_principal(), object_id, index,
@@ -90,6 +110,10 @@ def get_evidence(object_id: str) -> Any:
 @blp.auth_required()
 @blp.arguments(s.ViewQuerySchema, location="query")
 @blp.doc(responses={"200": {"description": "The plaintext, streamed", "content": _BINARY}})
+@blp.alt_response(404, schema=ErrorSchema,
+                  description="No complete evidence by this id that I may read")
+@blp.alt_response(409, schema=ErrorSchema, description=CONTENT_CONFLICT)
+@blp.alt_response(503, schema=ErrorSchema, description=STORE_DOWN, headers=_RETRY_AFTER)
 def content(query: dict[str, Any], object_id: str) -> Any:
     """Download the plaintext (audited; staff state a purpose)"""
     download = reading.open_content(current_principal().account, object_id, query["variant"],
