@@ -12,7 +12,9 @@ Uploading is resumable and idempotent: declare (the same object again is the
 same upload), continue from the chunk the server says comes next, send the
 rest, each chunk's proof binding its AEAD tag. A cut connection leaves the
 object queued and loses nothing; the next attempt continues where the server
-got to. A completed upload's sealed copy is deleted.
+got to. A 409 naming errors.next_chunk (chunk_order, or chunk_missing when the
+server lost a stored chunk) continues from there at once, a few times at
+most. The sealed copy is kept until the upload is complete, then deleted.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from shared.b64 import b64url_encode
 from shared.kex import derive_key
 from shared.profiles import get_profile
 from shared.stream import DEFAULT_CHUNK_SIZE, StreamEncryptor
+
+# How often one upload attempt follows the server back to an earlier chunk.
+MAX_RESUMES = 3
 
 
 class EvidenceError(Exception):
@@ -97,13 +102,24 @@ class EvidenceQueue:
         declaration, lengths = kept["declaration"], kept["lengths"]
         status = self.client.call("POST", "/api/evidence", declaration)
         offsets = [0, *itertools.accumulate(lengths)]
+        index, resumes = int(status["next_chunk"]), 0
         with open(self.folder / f"{object_id}.sealed", "rb") as sealed:
-            for index in range(int(status["next_chunk"]), len(lengths)):
+            while index < len(lengths):
                 sealed.seek(offsets[index])
                 chunk = sealed.read(lengths[index])
                 final = {"X-Final-Chunk": "1"} if index == len(lengths) - 1 else {}
-                status = self.client.call("PUT", f"/api/evidence/{object_id}/chunks/{index}",
-                                          SealedBody(chunk), headers=final)
+                try:
+                    status = self.client.call(
+                        "PUT", f"/api/evidence/{object_id}/chunks/{index}",
+                        SealedBody(chunk), headers=final)
+                except ApiProblem as problem:
+                    wanted = problem.errors.get("next_chunk")
+                    if (problem.status != 409 or not isinstance(wanted, int)
+                            or not 0 <= wanted < len(lengths) or resumes >= MAX_RESUMES):
+                        raise
+                    index, resumes = wanted, resumes + 1  # the server's word on where it is
+                    continue
+                index += 1
         if status["state"] != "complete":
             raise EvidenceError(f"The upload ended {status['state']}.")
         self._forget(object_id)

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mobile.core.client import ApiClient, ApiProblem, MemoryTokenStore
 from mobile.core.evidence import EvidenceError, EvidenceQueue
+from server.evidence.finish import RUNNING
+from server.evidence.storage import get_store
 from shared.stream import MIN_CHUNK_SIZE
 from tests.evidence.phone_side import MARKER, content, pdf_bytes
 from tests.support import logged_in
@@ -70,6 +72,26 @@ def test_a_refused_object_stays_queued_and_the_rest_go_on(app, demo, phone):
     done, refused = queue.upload_all()
     assert done == [good] and list(refused) == [liar]
     assert liar in queue.pending()
+
+
+def test_a_chunk_the_server_lost_is_sent_again_from_the_phones_copy(app, demo, phone):
+    """The server's disk loses the object mid-upload and the rest goes to another worker:
+    completion finds chunk 0 gone (409 chunk_missing, errors.next_chunk 0) and the phone,
+    which keeps its sealed copy until the upload is complete, sends from there at once."""
+    _, queue, http = phone
+    data = pdf_bytes(6 * MIN_CHUNK_SIZE + 99)
+    object_id = queue.seal(data, "application/pdf")
+    http.budget = 4
+    with pytest.raises(ApiProblem):
+        queue.upload(object_id)
+    with app.app_context():
+        get_store().path(object_id, "orig").unlink()  # type: ignore[attr-defined]
+    RUNNING.forget(object_id)
+    http.budget = None
+    done, refused = queue.upload_all()
+    assert done == [object_id] and refused == {}
+    assert queue.pending() == []
+    assert content(logged_in(app, "officer"), object_id).data == data
 
 
 def test_sealing_needs_a_charged_key(live_server, tmp_path):
