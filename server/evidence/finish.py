@@ -10,6 +10,9 @@ streaming, and hashes those. Correctness never rests on the cache; it saves
 a second read and decryption of the whole object (the bound under gm, where
 SM4-GCM runs at ~0.1 GB/s). A mismatch is re-checked from storage before the
 upload is failed, and images are always read back (their pixels are needed).
+What the fast path does not read it still looks for: every chunk stored whole
+(a stat, or one listing on S3; EvidenceStore.first_missing), so evidence with
+a hole is never sealed.
 
 A stored chunk that is missing or short when read back (lost by the store
 after it was acknowledged) does not fail the upload: the phone keeps the whole
@@ -159,22 +162,39 @@ def _read_back(ev: Evidence, store: EvidenceStore, key: bytes,
                 kept += plain
             index += 1
     except StorageError as exc:  # chunk `index` is gone: the phone sends it again
-        take_again(ev, index, str(exc))
-        db.session.commit()
-        raise Conflict(f"Chunk {index} is no longer stored on the server ({exc}); nothing "
-                       f"is lost while the phone has it: send the upload again from chunk "
-                       f"{index}.", errors={"next_chunk": index},
-                       reason="chunk_missing") from None
+        _send_again(ev, index, str(exc))
     except StreamError as exc:
         fail(ev, store, Conflict(f"Stored chunks did not read back intact ({exc}).",
                                  reason="storage_integrity"))
     return digest.hexdigest(), None if kept is None else bytes(kept)
 
 
+def _send_again(ev: Evidence, index: int, why: str) -> NoReturn:
+    take_again(ev, index, why)
+    db.session.commit()
+    raise Conflict(f"Chunk {index} is no longer stored on the server ({why}); nothing "
+                   f"is lost while the phone has it: send the upload again from chunk "
+                   f"{index}.", errors={"next_chunk": index}, reason="chunk_missing")
+
+
+def _check_present(ev: Evidence, store: EvidenceStore) -> None:
+    """On the fast path no chunk is read back, so first look that every one is still
+    stored whole: the phone deletes its copy once the upload completes, and evidence
+    with a hole must never be sealed."""
+    tag = get_profile(ev.profile).tag_size
+    lengths = [crypto.ciphertext_length(ev.chunk_size, ev.size, i, ev.chunk_count, tag)
+               for i in range(ev.chunk_count)]
+    index = store.first_missing(ev.id, "orig", lengths)
+    if index is not None:
+        _send_again(ev, index, "not stored whole when the upload completed")
+
+
 def complete(actor: Account, ev: Evidence, store: EvidenceStore, key: bytes) -> None:
     is_image = ev.content_type in images.IMAGE_TYPES
     fast = RUNNING.take(ev.id, ev.chunk_count)
     image = None
+    if fast is not None and not is_image:
+        _check_present(ev, store)
     if is_image or fast is None or not hmac.compare_digest(fast, ev.sha256):
         found, image = _read_back(ev, store, key, keep=is_image)
         if not hmac.compare_digest(found, ev.sha256):

@@ -74,6 +74,11 @@ class EvidenceStore(Protocol):
 
     def objects(self) -> Iterator[tuple[str, str]]: ...
 
+    def first_missing(self, object_id: str, variant: str, lengths: list[int]) -> int | None:
+        """The first chunk (their stored lengths in order) not stored whole, or None:
+        a cheap look (a stat, a listing) that reads and authenticates no chunk."""
+        ...
+
 
 class FileStore:
     """One file per object under `root`, created 0600."""
@@ -122,6 +127,25 @@ class FileStore:
 
     def delete(self, object_id: str, variant: str) -> None:
         self.path(object_id, variant).unlink(missing_ok=True)
+
+    def first_missing(self, object_id: str, variant: str, lengths: list[int]) -> int | None:
+        try:
+            fd = os.open(self.path(object_id, variant), os.O_RDONLY)
+        except FileNotFoundError:
+            return 0 if lengths else None
+        try:
+            # The stored prefix ends at the file's end or at its first hole (a file
+            # that vanished and was written again past its start; see read_chunk).
+            hole = getattr(os, "SEEK_HOLE", None)  # not on every platform
+            end = os.fstat(fd).st_size if hole is None else os.lseek(fd, 0, hole)
+        finally:
+            os.close(fd)
+        offset = 0
+        for index, length in enumerate(lengths):
+            offset += length
+            if offset > end:
+                return index
+        return None
 
     def objects(self) -> Iterator[tuple[str, str]]:
         if not self.root.is_dir():
@@ -208,6 +232,18 @@ class S3Store:
                 keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
                 if keys:
                     self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+
+    def first_missing(self, object_id: str, variant: str, lengths: list[int]) -> int | None:
+        prefix = self._key(object_id, variant)
+        stored: dict[str, int] = {}
+        with self._answering(f"listing {prefix}"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=prefix):
+                stored.update((item["Key"], item["Size"]) for item in page.get("Contents", []))
+        for index, length in enumerate(lengths):
+            if stored.get(self._key(object_id, variant, index)) != length:
+                return index
+        return None
 
     def objects(self) -> Iterator[tuple[str, str]]:
         seen: set[tuple[str, str]] = set()

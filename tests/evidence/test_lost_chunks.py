@@ -203,3 +203,39 @@ def test_a_hole_in_the_stored_file_is_a_missing_chunk_for_a_download(app, demo):
     assert response.get_json()["errors"]["reason"] == "storage_integrity"
     assert "has no chunk 0" in response.get_json()["message"]
 
+
+
+def test_a_worker_that_hashed_every_chunk_still_looks_that_each_is_stored(
+        app, demo, row_commits_every_chunk):
+    """The fast path reads nothing back (its running hash is the object's): it still
+    looks that every chunk is stored whole before the evidence is sealed, since the
+    phone deletes its copy once the upload completes."""
+    officer = EvidencePhone.login(app, "officer")
+    sealed = officer.seal(pdf_bytes(), "application/pdf")
+    officer.declare(sealed)
+    for i in range(5):
+        assert officer.put(sealed, i).status_code == 200
+    path = _stored_file(app, sealed.object_id)
+    path.unlink()  # lost; the final chunk is written into a new file past its start
+    last = officer.put(sealed, 5)  # same process: the running hash holds all six
+    assert last.status_code == 409, last.get_json()
+    assert last.get_json()["errors"] == {"reason": "chunk_missing", "next_chunk": 0}
+    assert _lost(app, sealed.object_id)[0]["index"] == 0
+    assert officer.status(sealed.object_id).get_json()["state"] == "uploading"
+    assert _send_from(officer, sealed, 0)["state"] == "complete"
+    assert content(officer.phone, sealed.object_id).data == sealed.plaintext
+
+
+def test_a_truncated_file_is_caught_on_the_fast_path_too(app, demo, row_commits_every_chunk):
+    officer = EvidencePhone.login(app, "officer")
+    sealed = officer.seal(pdf_bytes(), "application/pdf")
+    officer.declare(sealed)
+    for i in range(5):
+        assert officer.put(sealed, i).status_code == 200
+    with _stored_file(app, sealed.object_id).open("r+b") as stored:
+        stored.truncate(3 * len(sealed.chunks[0]) + 7)  # chunk 3 cut short, 4 gone
+    last = officer.put(sealed, 5)
+    assert last.status_code == 409
+    assert last.get_json()["errors"] == {"reason": "chunk_missing", "next_chunk": 3}
+    assert _send_from(officer, sealed, 3)["state"] == "complete"
+    assert content(officer.phone, sealed.object_id).data == sealed.plaintext

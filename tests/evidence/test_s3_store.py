@@ -294,6 +294,24 @@ def test_a_chunk_deleted_from_the_bucket_before_completion_is_asked_for_again(
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 
+def test_the_fast_path_looks_that_every_chunk_is_in_the_bucket(
+        app, demo, s3, s3_store, row_commits_every_chunk):
+    """The worker hashed every chunk itself, so nothing is read back; the listing
+    still finds the lost one before the evidence is sealed and the phone lets go."""
+    _, client = s3
+    officer = EvidencePhone.login(app, "officer")
+    sealed = officer.seal(pdf_bytes(), "application/pdf")
+    officer.declare(sealed)
+    for i in range(5):
+        assert officer.put(sealed, i).status_code == 200
+    client.delete_object(Bucket=BUCKET, Key=_chunk_key(sealed.object_id, 2))
+    last = officer.put(sealed, 5)
+    assert last.status_code == 409, last.get_json()
+    assert last.get_json()["errors"] == {"reason": "chunk_missing", "next_chunk": 2}
+    assert _send_from(officer, sealed, 2)["state"] == "complete"
+    assert content(officer.phone, sealed.object_id).data == sealed.plaintext
+
+
 def test_a_resent_chunk_deleted_from_the_bucket_is_stored_again(app, demo, s3, s3_store):
     _, client = s3
     officer = EvidencePhone.login(app, "officer")
