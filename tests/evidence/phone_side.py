@@ -113,6 +113,35 @@ class EvidencePhone:
     def status(self, object_id: str) -> TestResponse:
         return self.phone.get(f"/api/evidence/{object_id}/status")
 
+    def send(self, sealed: Sealed, start: int = 0, stop: int | None = None) -> dict[str, Any]:
+        """Chunks start..stop-1 (to the end by default), each acknowledged: the last answer."""
+        answer: dict[str, Any] = {}
+        for i in range(start, len(sealed.chunks) if stop is None else stop):
+            response = self.put(sealed, i)
+            assert response.status_code == 200, response.get_json()
+            answer = response.get_json()
+        return answer
+
+
+def resume(officer: EvidencePhone, sealed: Sealed, acknowledged: int) -> None:
+    """What the phone does after a cut: ask the server's status, declare again (the same
+    upload, not a new one) and send from where the server says, to completion."""
+    status = officer.status(sealed.object_id).get_json()
+    assert status["state"] == "uploading" and status["next_chunk"] == acknowledged
+    again = officer.declare(sealed)
+    assert again.status_code == 200 and again.get_json()["next_chunk"] == acknowledged
+    assert officer.send(sealed, status["next_chunk"])["state"] == "complete"
+    assert officer.status(sealed.object_id).get_json()["state"] == "complete"
+
+
+def pdf_begun(app: Flask, acknowledged: int) -> tuple[EvidencePhone, Sealed]:
+    """An officer's six-chunk PDF upload, declared, its first chunks acknowledged."""
+    officer = EvidencePhone.login(app, "officer")
+    sealed = officer.seal(pdf_bytes(), "application/pdf")
+    assert officer.declare(sealed).status_code == 201
+    officer.send(sealed, 0, acknowledged)
+    return officer, sealed
+
 
 def chunk_path(sealed: Sealed, index: int) -> str:
     return f"/api/evidence/{sealed.object_id}/chunks/{index}"

@@ -22,7 +22,7 @@ from server.audit.models import AuditEntry
 from server.evidence.finish import RUNNING
 from server.evidence.storage import get_store
 from server.extensions import db
-from tests.evidence.phone_side import EvidencePhone, Sealed, content, pdf_bytes
+from tests.evidence.phone_side import EvidencePhone, content, pdf_begun, pdf_bytes
 
 COMMIT_EVERY = "SHOUWANG_EVIDENCE_COMMIT_EVERY_MS"
 
@@ -48,13 +48,6 @@ def _lost(app: Flask, object_id: str) -> list[dict[str, object]]:
     return found
 
 
-def _send_from(officer: EvidencePhone, sealed: Sealed, start: int) -> dict[str, object]:
-    answer: dict[str, object] = {}
-    for i in range(start, len(sealed.chunks)):
-        response = officer.put(sealed, i)
-        assert response.status_code == 200, response.get_json()
-        answer = response.get_json()
-    return answer
 
 
 @pytest.fixture()
@@ -97,7 +90,7 @@ def test_a_chunk_lost_before_completion_is_asked_for_again(app, demo, caplog,
     assert status["state"] == "uploading" and status["next_chunk"] == 2
     again = officer.declare(sealed)
     assert again.status_code == 200 and again.get_json()["next_chunk"] == 2
-    assert _send_from(officer, sealed, 2)["state"] == "complete"
+    assert officer.send(sealed, 2)["state"] == "complete"
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 
@@ -106,11 +99,7 @@ def test_a_chunk_lost_past_a_lagging_row_is_simply_not_there(app, demo):
     recovered progress (progress.recovered), and the phone is told to send from it."""
     app.config[COMMIT_EVERY] = 10**9  # only the first and the final chunk commit
     try:
-        officer = EvidencePhone.login(app, "officer")
-        sealed = officer.seal(pdf_bytes(), "application/pdf")
-        officer.declare(sealed)
-        for i in range(5):
-            assert officer.put(sealed, i).status_code == 200
+        officer, sealed = pdf_begun(app, 5)
         with _stored_file(app, sealed.object_id).open("r+b") as stored:
             stored.truncate(2 * len(sealed.chunks[0]))
         _another_process(sealed.object_id)
@@ -118,18 +107,14 @@ def test_a_chunk_lost_past_a_lagging_row_is_simply_not_there(app, demo):
         assert last.status_code == 409
         assert last.get_json()["errors"] == {"reason": "chunk_order", "next_chunk": 2}
         assert officer.status(sealed.object_id).get_json()["next_chunk"] == 2
-        assert _send_from(officer, sealed, 2)["state"] == "complete"
+        assert officer.send(sealed, 2)["state"] == "complete"
         assert content(officer.phone, sealed.object_id).data == sealed.plaintext
     finally:
         app.config.pop(COMMIT_EVERY, None)
 
 
 def test_a_resent_chunk_whose_stored_copy_vanished_is_stored_again(app, demo, caplog):
-    officer = EvidencePhone.login(app, "officer")
-    sealed = officer.seal(pdf_bytes(), "application/pdf")
-    officer.declare(sealed)
-    for i in range(4):
-        assert officer.put(sealed, i).status_code == 200
+    officer, sealed = pdf_begun(app, 4)
     _stored_file(app, sealed.object_id).unlink()  # the whole object is gone from the disk
 
     with caplog.at_level(logging.ERROR, logger="server.evidence"):
@@ -147,7 +132,7 @@ def test_a_resent_chunk_whose_stored_copy_vanished_is_stored_again(app, demo, ca
     assert last.status_code == 409
     assert last.get_json()["errors"] == {"reason": "chunk_missing", "next_chunk": 0}
     assert [e["index"] for e in _lost(app, sealed.object_id)] == [1, 0]
-    assert _send_from(officer, sealed, 0)["state"] == "complete"
+    assert officer.send(sealed, 0)["state"] == "complete"
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 
@@ -167,7 +152,7 @@ def test_a_resent_chunk_that_does_not_authenticate_is_not_stored(app, demo):
     assert path.stat().st_size == len(sealed.chunks[0])  # nothing was written
     status = officer.status(sealed.object_id).get_json()
     assert status["state"] == "uploading" and status["next_chunk"] == 1
-    assert _send_from(officer, sealed, 1)["state"] == "complete"
+    assert officer.send(sealed, 1)["state"] == "complete"
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 
@@ -210,11 +195,7 @@ def test_a_worker_that_hashed_every_chunk_still_looks_that_each_is_stored(
     """The fast path reads nothing back (its running hash is the object's): it still
     looks that every chunk is stored whole before the evidence is sealed, since the
     phone deletes its copy once the upload completes."""
-    officer = EvidencePhone.login(app, "officer")
-    sealed = officer.seal(pdf_bytes(), "application/pdf")
-    officer.declare(sealed)
-    for i in range(5):
-        assert officer.put(sealed, i).status_code == 200
+    officer, sealed = pdf_begun(app, 5)
     path = _stored_file(app, sealed.object_id)
     path.unlink()  # lost; the final chunk is written into a new file past its start
     last = officer.put(sealed, 5)  # same process: the running hash holds all six
@@ -222,20 +203,16 @@ def test_a_worker_that_hashed_every_chunk_still_looks_that_each_is_stored(
     assert last.get_json()["errors"] == {"reason": "chunk_missing", "next_chunk": 0}
     assert _lost(app, sealed.object_id)[0]["index"] == 0
     assert officer.status(sealed.object_id).get_json()["state"] == "uploading"
-    assert _send_from(officer, sealed, 0)["state"] == "complete"
+    assert officer.send(sealed, 0)["state"] == "complete"
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 
 def test_a_truncated_file_is_caught_on_the_fast_path_too(app, demo, row_commits_every_chunk):
-    officer = EvidencePhone.login(app, "officer")
-    sealed = officer.seal(pdf_bytes(), "application/pdf")
-    officer.declare(sealed)
-    for i in range(5):
-        assert officer.put(sealed, i).status_code == 200
+    officer, sealed = pdf_begun(app, 5)
     with _stored_file(app, sealed.object_id).open("r+b") as stored:
         stored.truncate(3 * len(sealed.chunks[0]) + 7)  # chunk 3 cut short, 4 gone
     last = officer.put(sealed, 5)
     assert last.status_code == 409
     assert last.get_json()["errors"] == {"reason": "chunk_missing", "next_chunk": 3}
-    assert _send_from(officer, sealed, 3)["state"] == "complete"
+    assert officer.send(sealed, 3)["state"] == "complete"
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from server.evidence.finish import RUNNING
 from server.evidence.storage import get_store
-from tests.evidence.phone_side import EvidencePhone, content, pdf_bytes
+from tests.evidence.phone_side import EvidencePhone, content, pdf_bytes, resume
 from tests.support import Phone, logged_in
 
 
@@ -15,14 +15,7 @@ def test_upload_resumes_from_the_server_status_after_a_cut(app, demo):
     for i in range(3):
         assert officer.put(sealed, i).get_json()["next_chunk"] == i + 1
     # The app was killed: it kept only the encrypted file and its object id.
-    status = officer.status(sealed.object_id).get_json()
-    assert status["state"] == "uploading" and status["next_chunk"] == 3
-    # Declaring again (same id, same file) is the same upload, not a new one.
-    again = officer.declare(sealed)
-    assert again.status_code == 200 and again.get_json()["next_chunk"] == 3
-    for i in range(status["next_chunk"], len(sealed.chunks)):
-        assert officer.put(sealed, i).status_code == 200
-    assert officer.status(sealed.object_id).get_json()["state"] == "complete"
+    resume(officer, sealed, 3)
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 

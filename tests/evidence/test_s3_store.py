@@ -37,8 +37,10 @@ from tests.evidence.phone_side import (
     MARKER,
     EvidencePhone,
     content,
+    pdf_begun,
     pdf_bytes,
     photo_with_gps,
+    resume,
 )
 
 BUCKET = "shouwang-evidence-test"
@@ -162,24 +164,14 @@ def test_upload_resumes_after_a_cut(app, demo, s3, s3_store, elsewhere):
         # The rest goes to another worker process (test_resume._elsewhere): progress is
         # recovered, and the plaintext hash taken, by reading the chunks back from S3.
         RUNNING.take(sealed.object_id, -1)
-    status = officer.status(sealed.object_id).get_json()
-    assert status["state"] == "uploading" and status["next_chunk"] == 3
-    again = officer.declare(sealed)
-    assert again.status_code == 200 and again.get_json()["next_chunk"] == 3
-    for i in range(status["next_chunk"], len(sealed.chunks)):
-        assert officer.put(sealed, i).status_code == 200
-    assert officer.status(sealed.object_id).get_json()["state"] == "complete"
+    resume(officer, sealed, 3)
     assert len(_keys(client, f"{PREFIX}{sealed.object_id}/orig/")) == len(sealed.chunks)
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 
 def test_abort_deletes_the_chunk_objects(app, demo, s3, s3_store):
     _, client = s3
-    officer = EvidencePhone.login(app, "officer")
-    sealed = officer.seal(pdf_bytes(), "application/pdf")
-    officer.declare(sealed)
-    for i in range(2):
-        assert officer.put(sealed, i).status_code == 200
+    officer, sealed = pdf_begun(app, 2)
     prefix = f"{PREFIX}{sealed.object_id}/"
     assert len(_keys(client, prefix)) == 2
     assert list(s3_store.objects()) == [(sealed.object_id, "orig")]
@@ -262,23 +254,12 @@ def _chunk_key(object_id: str, index: int) -> str:
     return f"{PREFIX}{object_id}/orig/{index:010d}"
 
 
-def _send_from(officer: EvidencePhone, sealed: Any, start: int) -> dict[str, Any]:
-    answer: dict[str, Any] = {}
-    for i in range(start, len(sealed.chunks)):
-        response = officer.put(sealed, i)
-        assert response.status_code == 200, response.get_json()
-        answer = response.get_json()
-    return answer
 
 
 def test_a_chunk_deleted_from_the_bucket_before_completion_is_asked_for_again(
         app, demo, s3, s3_store, row_commits_every_chunk, caplog):
     _, client = s3
-    officer = EvidencePhone.login(app, "officer")
-    sealed = officer.seal(pdf_bytes(), "application/pdf")
-    officer.declare(sealed)
-    for i in range(5):
-        assert officer.put(sealed, i).status_code == 200
+    officer, sealed = pdf_begun(app, 5)
     client.delete_object(Bucket=BUCKET, Key=_chunk_key(sealed.object_id, 3))  # NoSuchKey
     RUNNING.forget(sealed.object_id)  # completion hashes from the bucket
     with caplog.at_level(logging.ERROR, logger="server.evidence"):
@@ -289,7 +270,7 @@ def test_a_chunk_deleted_from_the_bucket_before_completion_is_asked_for_again(
     assert any("chunk 3 is no longer stored" in r.getMessage() for r in caplog.records)
     status = officer.status(sealed.object_id).get_json()
     assert status["state"] == "uploading" and status["next_chunk"] == 3
-    assert _send_from(officer, sealed, 3)["state"] == "complete"
+    assert officer.send(sealed, 3)["state"] == "complete"
     assert len(_keys(client, f"{PREFIX}{sealed.object_id}/orig/")) == len(sealed.chunks)
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
@@ -299,32 +280,24 @@ def test_the_fast_path_looks_that_every_chunk_is_in_the_bucket(
     """The worker hashed every chunk itself, so nothing is read back; the listing
     still finds the lost one before the evidence is sealed and the phone lets go."""
     _, client = s3
-    officer = EvidencePhone.login(app, "officer")
-    sealed = officer.seal(pdf_bytes(), "application/pdf")
-    officer.declare(sealed)
-    for i in range(5):
-        assert officer.put(sealed, i).status_code == 200
+    officer, sealed = pdf_begun(app, 5)
     client.delete_object(Bucket=BUCKET, Key=_chunk_key(sealed.object_id, 2))
     last = officer.put(sealed, 5)
     assert last.status_code == 409, last.get_json()
     assert last.get_json()["errors"] == {"reason": "chunk_missing", "next_chunk": 2}
-    assert _send_from(officer, sealed, 2)["state"] == "complete"
+    assert officer.send(sealed, 2)["state"] == "complete"
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 
 def test_a_resent_chunk_deleted_from_the_bucket_is_stored_again(app, demo, s3, s3_store):
     _, client = s3
-    officer = EvidencePhone.login(app, "officer")
-    sealed = officer.seal(pdf_bytes(), "application/pdf")
-    officer.declare(sealed)
-    for i in range(4):
-        assert officer.put(sealed, i).status_code == 200
+    officer, sealed = pdf_begun(app, 4)
     client.delete_object(Bucket=BUCKET, Key=_chunk_key(sealed.object_id, 1))
     resent = officer.put(sealed, 1)
     assert resent.status_code == 200, resent.get_json()
     assert resent.get_json()["next_chunk"] == 2 and resent.get_json()["duplicate"] is False
     assert _body(client, _chunk_key(sealed.object_id, 1)) == sealed.chunks[1]
-    assert _send_from(officer, sealed, 2)["state"] == "complete"
+    assert officer.send(sealed, 2)["state"] == "complete"
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 
@@ -365,11 +338,7 @@ def test_a_403_for_a_chunk_that_is_not_there_is_a_missing_chunk(
     role is also denied s3:GetObject on the lost key: the answer on the wire, a 403
     AccessDenied for GetObject from the S3 server, is the same."""
     endpoint, client = s3
-    officer = EvidencePhone.login(app, "officer")
-    sealed = officer.seal(pdf_bytes(), "application/pdf")
-    officer.declare(sealed)
-    for i in range(5):
-        assert officer.put(sealed, i).status_code == 200
+    officer, sealed = pdf_begun(app, 5)
     lost = _chunk_key(sealed.object_id, 2)
     client.delete_object(Bucket=BUCKET, Key=lost)
     role = _role_client(endpoint, [
@@ -397,7 +366,7 @@ def test_a_403_for_a_chunk_that_is_not_there_is_a_missing_chunk(
         assert refused.get_json()["errors"]["reason"] == "storage_unavailable"
         assert "InvalidAccessKeyId" in refused.get_json()["message"]
         assert refused.headers["Retry-After"] == "5"
-    assert _send_from(officer, sealed, 2)["state"] == "complete"
+    assert officer.send(sealed, 2)["state"] == "complete"
     assert content(officer.phone, sealed.object_id).data == sealed.plaintext
 
 
@@ -442,7 +411,7 @@ def test_a_store_that_is_down_is_503_and_status_still_answers(app, demo, s3, s3_
 
         app.extensions[STORE_KEY] = s3_store  # the store is back
         assert officer.status(sealed.object_id).get_json()["next_chunk"] == 4
-        assert _send_from(officer, sealed, 4)["state"] == "complete"
+        assert officer.send(sealed, 4)["state"] == "complete"
         assert content(officer.phone, sealed.object_id).data == sealed.plaintext
     finally:
         app.config.pop(COMMIT_EVERY, None)
