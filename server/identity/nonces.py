@@ -19,12 +19,13 @@ connection falls back to the client's own call, with its retries.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from server.extensions import get_redis
@@ -42,6 +43,7 @@ return out
 """
 BURN_SHA = hashlib.sha1(BURN.encode(), usedforsecurity=False).hexdigest()
 _BROKEN = (RedisConnectionError, RedisTimeoutError)
+log = logging.getLogger(__name__)
 
 
 Reply = tuple[bytes, bool, list[Any]]
@@ -84,7 +86,11 @@ class Burn:
         """Read a reply nobody claimed, so its connection goes back to the pool clean
         (early.py, after the request). A broken connection is dropped, not retried."""
         if self._conn is not None and self._reply is None:
-            out = self._read_sent()
+            try:
+                out = self._read_sent()
+            except RedisError as exc:  # an error reply nobody asked for: not the request's
+                log.warning("unclaimed nonce round trip failed: %s", exc)
+                return
             if out is not None:
                 self._reply = self._unpack(out)
 

@@ -76,3 +76,13 @@ def test_a_check_without_the_token_claims_the_early_round_trip(app, demo):
         "Content-Type": "application/json", "DPoP": proof})
     assert replay.status_code == 401
     assert replay.get_json()["errors"]["reason"] == "proof_replayed"
+
+
+def test_an_error_in_a_round_trip_nobody_claims_does_not_fail_the_request(app, demo):
+    officer = logged_in(app, "officer")
+    assert officer.get("/api/me").status_code == 200
+    with app.app_context():  # the script's GET of the epoch now answers WRONGTYPE
+        get_redis().delete("dpop:epoch")
+        get_redis().lpush("dpop:epoch", "not a string")
+    assert officer.get("/api/no-such-thing").status_code == 404
+    assert _in_use(app) == 0
