@@ -141,6 +141,17 @@ def ciphertext_length(chunk_size: int, size: int, index: int, count: int, tag: i
     return plain + tag
 
 
+def chunk_lengths(chunk_size: int, tag: int, size: int, count: int) -> list[int]:
+    """Stored length of every chunk, in order (EvidenceStore.first_missing)."""
+    return [ciphertext_length(chunk_size, size, i, count, tag) for i in range(count)]
+
+
+def stored_lengths(key: bytes, header: bytes, size: int, count: int) -> list[int]:
+    """chunk_lengths of an object whose chunk size its stream header holds."""
+    dec = StreamDecryptor(key, header)
+    return chunk_lengths(dec.chunk_size, dec.profile.tag_size, size, count)
+
+
 def decrypt_stored(store: EvidenceStore, object_id: str, variant: str, key: bytes,
                    header: bytes, size: int, count: int) -> Iterator[bytes]:
     """Plaintext of a stored object, one chunk at a time (StreamError if altered)."""

@@ -181,9 +181,8 @@ def _check_present(ev: Evidence, store: EvidenceStore) -> None:
     """On the fast path no chunk is read back, so first look that every one is still
     stored whole: the phone deletes its copy once the upload completes, and evidence
     with a hole must never be sealed."""
-    tag = get_profile(ev.profile).tag_size
-    lengths = [crypto.ciphertext_length(ev.chunk_size, ev.size, i, ev.chunk_count, tag)
-               for i in range(ev.chunk_count)]
+    lengths = crypto.chunk_lengths(ev.chunk_size, get_profile(ev.profile).tag_size,
+                                   ev.size, ev.chunk_count)
     index = store.first_missing(ev.id, "orig", lengths)
     if index is not None:
         _send_again(ev, index, "not stored whole when the upload completed")

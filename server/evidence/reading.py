@@ -3,9 +3,10 @@
 Staff state a purpose for every view; anyone asking for the original of a
 photo (GPS and all, kept for chain of custody) or for its capture metadata
 states one too. The entry is committed before the first byte is sent, so a
-view that was served is never missing from the log. The first chunk is read
-before that: a view of a stored object that does not read back is refused
-(409 storage_integrity) and leaves no entry.
+view that was served is never missing from the log. Before that every chunk
+is looked for and the first is read: a view of a stored object that is not
+all there, or does not read back, is refused (409 storage_integrity) and
+leaves no entry.
 """
 
 from __future__ import annotations
@@ -79,11 +80,18 @@ def open_content(actor: Account, object_id: str, variant: str, purpose: str | No
         key = _unseal(ev, "key", ev.key_wrapped)
         header, size, count = ev.stream_header, ev.size, ev.chunk_count
         content_type = ev.content_type or ""
-    chunks = crypto.decrypt_stored(get_store(), ev.id, "view" if served == "view" else "orig",
-                                   key, header, size, count)
-    # The first chunk is read before anything is sent: a missing or altered object is
-    # a clear 409 rather than a response that breaks before its first byte. A later
-    # chunk that fails can only cut the stream short of its Content-Length.
+    store, stored_as = get_store(), "view" if served == "view" else "orig"
+    # Before anything is sent, every chunk is looked for (a stat, or one listing on
+    # S3) and the first is read: a missing or altered object is a clear 409, not a
+    # response that breaks after its status line. A later chunk altered at rest can
+    # still only cut the stream short of its Content-Length.
+    missing = store.first_missing(ev.id, stored_as, crypto.stored_lengths(key, header, size,
+                                                                          count))
+    if missing is not None:
+        log.error("evidence %s (%s): chunk %d is not stored whole", ev.id, served, missing)
+        raise Conflict(f"Chunk {missing} of the stored evidence is missing or cut short.",
+                       errors={"index": missing}, reason="storage_integrity")
+    chunks = crypto.decrypt_stored(store, ev.id, stored_as, key, header, size, count)
     try:
         first = list(itertools.islice(chunks, 1))
     except (StorageError, StreamError) as exc:

@@ -134,6 +134,20 @@ def resume(officer: EvidencePhone, sealed: Sealed, acknowledged: int) -> None:
     assert officer.status(sealed.object_id).get_json()["state"] == "complete"
 
 
+def views(app: Flask, object_id: str) -> int:
+    """How many views of the object the audit log holds."""
+    from sqlalchemy import func, select
+
+    from server.audit.models import AuditEntry
+    from server.extensions import db
+
+    with app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "evidence.view", AuditEntry.target_id == object_id))
+        db.session.remove()
+    return int(count or 0)
+
+
 def pdf_begun(app: Flask, acknowledged: int) -> tuple[EvidencePhone, Sealed]:
     """An officer's six-chunk PDF upload, declared, its first chunks acknowledged."""
     officer = EvidencePhone.login(app, "officer")

@@ -8,7 +8,7 @@ from server.audit.models import AuditEntry
 from server.audit.service import verify_chain
 from server.evidence.storage import get_store
 from server.extensions import db
-from tests.evidence.phone_side import EvidencePhone, content, pdf_bytes, photo_with_gps
+from tests.evidence.phone_side import EvidencePhone, content, pdf_bytes, photo_with_gps, views
 from tests.support import Phone, logged_in
 
 
@@ -64,12 +64,22 @@ def test_evidence_gone_from_the_store_is_a_clear_409_and_no_view(app, demo):
         get_store().path(sealed.object_id, "orig").unlink()  # type: ignore[attr-defined]
     response = content(logged_in(app, "officer"), sealed.object_id)
     assert response.status_code == 409
-    assert response.get_json()["errors"]["reason"] == "storage_integrity"
-    assert f"{sealed.object_id}.orig is missing" in response.get_json()["message"]
+    assert response.get_json()["errors"] == {"reason": "storage_integrity", "index": 0}
+    assert "Chunk 0 of the stored evidence is missing" in response.get_json()["message"]
+    assert views(app, sealed.object_id) == 0
+
+
+def test_evidence_cut_short_in_the_store_is_refused_before_the_view(app, demo):
+    """Not a stream that breaks after its status line: every chunk is looked for first."""
+    _, sealed = _uploaded(app, demo, pdf_bytes(), "application/pdf")
     with app.app_context():
-        assert not db.session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "evidence.view",
-            AuditEntry.target_id == sealed.object_id)).all()
+        path = get_store().path(sealed.object_id, "orig")  # type: ignore[attr-defined]
+    with path.open("r+b") as stored:
+        stored.truncate(2 * len(sealed.chunks[0]) + 5)
+    response = content(logged_in(app, "officer"), sealed.object_id)
+    assert response.status_code == 409
+    assert response.get_json()["errors"] == {"reason": "storage_integrity", "index": 2}
+    assert views(app, sealed.object_id) == 0
 
 
 def test_evidence_stays_readable_after_the_device_is_revoked(app, demo):

@@ -31,7 +31,7 @@ from server.dbtypes import utcnow
 from server.evidence.finish import RUNNING
 from server.evidence.models import Evidence
 from server.evidence.service import cleanup_stale_uploads
-from server.evidence.storage import S3Store, StorageError, missing_key
+from server.evidence.storage import S3Store, missing_key
 from server.extensions import db
 from tests.evidence.phone_side import (
     MARKER,
@@ -41,6 +41,7 @@ from tests.evidence.phone_side import (
     pdf_bytes,
     photo_with_gps,
     resume,
+    views,
 )
 
 BUCKET = "shouwang-evidence-test"
@@ -220,13 +221,14 @@ def test_a_chunk_deleted_behind_the_service_fails_the_download_clearly(app, demo
     response = content(officer.phone, sealed.object_id)
     assert response.status_code == 409
     body = response.get_json()
-    assert body["errors"]["reason"] == "storage_integrity"
-    assert f"{sealed.object_id}.orig/0 is missing" in body["message"]  # S3Store's words
+    assert body["errors"] == {"reason": "storage_integrity", "index": 0}
+    assert "Chunk 0 of the stored evidence is missing" in body["message"]
 
 
-def test_a_later_chunk_deleted_behind_the_service_cuts_the_stream(app, demo, s3, s3_store):
-    """Past the first chunk the status line and length are sent: the store's error ends
-    the stream short of its Content-Length (StorageError, never botocore's own)."""
+def test_a_later_chunk_deleted_behind_the_service_is_refused_before_the_view(
+        app, demo, s3, s3_store):
+    """The listing finds it before the status line goes out: a 409 naming the chunk,
+    not a stream cut short of its Content-Length, and no view is recorded."""
     _, client = s3
     officer = EvidencePhone.login(app, "officer")
     sealed = officer.seal(pdf_bytes(), "application/pdf")
@@ -234,10 +236,9 @@ def test_a_later_chunk_deleted_behind_the_service_cuts_the_stream(app, demo, s3,
     client.delete_object(Bucket=BUCKET, Key=f"{PREFIX}{sealed.object_id}/orig/{3:010d}")
 
     response = content(officer.phone, sealed.object_id)
-    assert response.status_code == 200
-    assert response.headers["Content-Length"] == str(len(sealed.plaintext))
-    with pytest.raises(StorageError, match=f"{sealed.object_id}.orig/3 is missing"):
-        response.get_data()
+    assert response.status_code == 409
+    assert response.get_json()["errors"] == {"reason": "storage_integrity", "index": 3}
+    assert views(app, sealed.object_id) == 0
 
 
 # -- a store that loses chunks, refuses, or is down -----------------------------------
