@@ -21,7 +21,7 @@ already burns it (nonces.py says why that costs nothing).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from flask import Flask, request
 from redis.exceptions import RedisError
@@ -43,10 +43,6 @@ class Early:
                  burn: nonces.Burn) -> None:
         self.token, self.claims, self.proof, self.read, self.burn = token, claims, proof, read, burn
         self.claimed = False
-
-
-class Pending(Protocol):
-    def reply(self) -> nonces.Reply: ...
 
 
 class EarlyBurn:
@@ -97,25 +93,15 @@ def early_proof(proof: str) -> ReadProof | None:
     return early.read if early is not None and early.proof == proof else None
 
 
-def claim(jti: str, also_get: list[str]) -> Pending:
+def claim(jti: str, also_get: list[str]) -> nonces.Burn:
     """The round trip for `jti`: the one sent early if there was one for it (once),
-    else one sent now."""
+    else one sent now. The early one read the keys authenticate() asks for; a caller
+    asking none (check_request_proof) takes its verdict on the jti alone."""
     early: Early | None = request.environ.get(ENVIRON_KEY)
     if early is None or early.claimed or early.burn.jti != jti:
         return nonces.Burn(jti, also_get)
+    if also_get and also_get != early.burn.also_get:
+        # Its jti is burned already: a second round trip would call it replayed.
+        raise ValueError("the early round trip read other keys than these")
     early.claimed = True
-    if also_get == early.burn.also_get:
-        return early.burn
-    return _OtherValues(early.burn, also_get)
-
-
-class _OtherValues:
-    """The early reply's verdict on the jti, with values of other keys than it read."""
-
-    def __init__(self, burn: nonces.Burn, also_get: list[str]) -> None:
-        self.burn, self.also_get = burn, also_get
-
-    def reply(self) -> nonces.Reply:
-        epoch, fresh, _ = self.burn.reply()
-        values: list[Any] = self.burn.client.mget(self.also_get) if self.also_get else []
-        return epoch, fresh, values
+    return early.burn
