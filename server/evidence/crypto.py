@@ -29,7 +29,7 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -40,6 +40,9 @@ from server.keys.devices import device_master_key, jurisdiction_key, jurisdictio
 from shared.kex import derive_key
 from shared.profiles import AEAD, Profile, get_profile, profile_by_wire_id
 from shared.stream import HEADER_SIZE, VERSION, StreamDecryptor, encrypt_bytes
+
+if TYPE_CHECKING:
+    from server.evidence.models import Evidence
 
 MAGIC = b"SWE1"
 _HEAD = struct.Struct(">4sBI")
@@ -133,6 +136,11 @@ def unseal(jurisdiction_id: int, label: str, object_id: str, blob: bytes) -> byt
     except InvalidTag:
         raise SealError(f"sealed {label} of evidence {object_id} failed authentication "
                         f"under jurisdiction key version {version}", version) from None
+
+
+def stride(ev: Evidence) -> int:
+    """Where chunk i of an upload's stored object starts: i * stride."""
+    return int(ev.chunk_size) + get_profile(ev.profile).tag_size
 
 
 def ciphertext_length(chunk_size: int, size: int, index: int, count: int, tag: int) -> int:

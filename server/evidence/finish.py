@@ -252,7 +252,7 @@ def take_again(ev: Evidence, index: int, why: str) -> None:
            details={"index": index, "next_chunk_was": ev.next_chunk, "why": why[:200]})
     RUNNING.forget(ev.id)
     ev.next_chunk, ev.updated_at = index, utcnow()
-    ev.stored_bytes = index * (ev.chunk_size + get_profile(ev.profile).tag_size)
+    ev.stored_bytes = index * crypto.stride(ev)
 
 
 def discard(store: EvidenceStore, object_id: str) -> None:

@@ -39,7 +39,6 @@ from server.evidence.finish import RUNNING
 from server.evidence.models import UPLOADING, Evidence
 from server.evidence.storage import EvidenceStore, StorageError, StorageUnavailable
 from server.keys.devices import DeviceKeyUnavailable
-from shared.profiles import get_profile
 from shared.stream import StreamDecryptor, StreamError
 
 
@@ -49,10 +48,6 @@ class AlteredAtRest(Exception):
     def __init__(self, index: int) -> None:
         super().__init__(f"stored chunk {index} does not authenticate")
         self.index = index
-
-
-def stride(ev: Evidence) -> int:
-    return ev.chunk_size + get_profile(ev.profile).tag_size
 
 
 def recovered(ev: Evidence, store: EvidenceStore, upto: int | None = None,
@@ -69,7 +64,7 @@ def recovered(ev: Evidence, store: EvidenceStore, upto: int | None = None,
         return start
     dec = StreamDecryptor(key or crypto.object_key(ev.device_id, ev.id, ev.profile),
                           ev.stream_header)
-    step = stride(ev)
+    step = crypto.stride(ev)
     for i in range(start, limit):
         try:
             stored = store.read_chunk(ev.id, "orig", i, i * step, step)
@@ -94,7 +89,7 @@ def status(ev: Evidence, store: EvidenceStore) -> dict[str, Any]:
         nxt = ev.next_chunk  # its device is revoked: the upload cannot go on anyway
     except StorageUnavailable:
         nxt = ev.next_chunk  # the store is down (logged there): what the row knows
-    stored_bytes = ev.stored_bytes if nxt == ev.next_chunk else nxt * stride(ev)
+    stored_bytes = ev.stored_bytes if nxt == ev.next_chunk else nxt * crypto.stride(ev)
     return {"id": ev.id, "state": ev.state, "next_chunk": nxt, "chunk_count": ev.chunk_count,
             "stored_bytes": stored_bytes, "content_type": ev.content_type,
             "failure": ev.failure}

@@ -198,6 +198,13 @@ class S3Store:
                                      f"({type(exc).__name__}); send the same request again "
                                      "after Retry-After.") from exc
 
+    def _pages(self, prefix: str) -> Iterator[list[dict[str, Any]]]:
+        """The stored objects under `prefix`, a listing page (at most 1000) at a time;
+        the caller wraps it in _answering."""
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix):
+            yield page.get("Contents", [])
+
     def write_chunk(self, object_id: str, variant: str, index: int, offset: int,
                     data: bytes) -> None:
         key = self._key(object_id, variant, index)
@@ -226,10 +233,8 @@ class S3Store:
     def delete(self, object_id: str, variant: str) -> None:
         prefix = self._key(object_id, variant)
         with self._answering(f"deleting {prefix}"):
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix)
-            for page in pages:  # at most 1000 keys per page, the delete_objects limit
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            for page in self._pages(prefix):  # at most 1000 keys, the delete_objects limit
+                keys = [{"Key": item["Key"]} for item in page]
                 if keys:
                     self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
 
@@ -237,9 +242,8 @@ class S3Store:
         prefix = self._key(object_id, variant)
         stored: dict[str, int] = {}
         with self._answering(f"listing {prefix}"):
-            for page in self.client.get_paginator("list_objects_v2").paginate(
-                    Bucket=self.bucket, Prefix=prefix):
-                stored.update((item["Key"], item["Size"]) for item in page.get("Contents", []))
+            for page in self._pages(prefix):
+                stored.update((item["Key"], item["Size"]) for item in page)
         for index, length in enumerate(lengths):
             if stored.get(self._key(object_id, variant, index)) != length:
                 return index
@@ -248,10 +252,8 @@ class S3Store:
     def objects(self) -> Iterator[tuple[str, str]]:
         seen: set[tuple[str, str]] = set()
         with self._answering(f"listing {self.prefix}"):
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self.prefix)
-            for page in pages:
-                for item in page.get("Contents", []):
+            for page in self._pages(self.prefix):
+                for item in page:
                     parts = item["Key"][len(self.prefix):].split("/")
                     if (len(parts) == 3 and OBJECT_ID.fullmatch(parts[0])
                             and parts[1] in VARIANTS):
